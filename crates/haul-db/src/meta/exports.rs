@@ -1,0 +1,242 @@
+//! The exports table: one row per export, the single source of truth for its
+//! status, progress, result and the lease that fences its workers.
+
+use super::{LeaseLost, MetaDb};
+use chrono::{DateTime, Utc};
+use haul_core::{ExportSpec, Status};
+use sqlx::{Postgres, Transaction, types::Json};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportRow {
+    pub id: Uuid,
+    pub tenant: String,
+    pub dataset: String,
+    pub format: String,
+    pub compression: String,
+    pub spec: Json<ExportSpec>,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub rows_estimate: Option<i64>,
+    pub rows: i64,
+    pub bytes: i64,
+    pub attempt: i32,
+    pub lease: Option<Uuid>,
+    pub cancel_requested: bool,
+    pub object_key: Option<String>,
+    pub upload_id: Option<String>,
+    pub high_water: Option<Vec<String>>,
+    pub sha256: Option<String>,
+    pub content_type: Option<String>,
+    pub filename: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Option<Vec<u8>>,
+}
+
+impl ExportRow {
+    pub fn status(&self) -> Status {
+        Status::parse(&self.status).expect("the status column is constrained to known values")
+    }
+}
+
+pub struct NewExport<'a> {
+    pub id: Uuid,
+    pub tenant: &'a str,
+    pub spec: &'a ExportSpec,
+    pub rows_estimate: Option<i64>,
+    pub idempotency_key: Option<&'a str>,
+    pub request_hash: Option<&'a [u8]>,
+}
+
+/// What a finished upload reports.
+pub struct ExportResult<'a> {
+    pub rows: i64,
+    pub bytes: i64,
+    pub sha256: &'a str,
+    pub content_type: &'a str,
+    pub filename: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl MetaDb {
+    /// Inserts a queued export inside the caller's transaction, so that the
+    /// row and its job are committed together. Returns `None` when the
+    /// tenant already used this idempotency key.
+    pub async fn insert_export(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        new: &NewExport<'_>,
+    ) -> anyhow::Result<Option<ExportRow>> {
+        let row = sqlx::query_as(
+            "INSERT INTO haul.exports (id, tenant, dataset, format, compression, spec, status, rows_estimate,
+                                       idempotency_key, request_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9)
+             ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+             RETURNING *",
+        )
+        .bind(new.id)
+        .bind(new.tenant)
+        .bind(&new.spec.dataset)
+        .bind(new.spec.format.as_str())
+        .bind(new.spec.compression.as_str())
+        .bind(Json(new.spec))
+        .bind(new.rows_estimate)
+        .bind(new.idempotency_key)
+        .bind(new.request_hash)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(row)
+    }
+
+    /// The tenant's export, or `None` (also for another tenant's id).
+    pub async fn export_for(&self, tenant: &str, id: Uuid) -> anyhow::Result<Option<ExportRow>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM haul.exports WHERE id = $1 AND tenant = $2")
+                .bind(id)
+                .bind(tenant)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn export_by_idempotency_key(
+        &self,
+        tenant: &str,
+        key: &str,
+    ) -> anyhow::Result<Option<ExportRow>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM haul.exports WHERE tenant = $1 AND idempotency_key = $2")
+                .bind(tenant)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn export(&self, id: Uuid) -> anyhow::Result<Option<ExportRow>> {
+        Ok(sqlx::query_as("SELECT * FROM haul.exports WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Takes ownership of a queued or running export for a new attempt: bumps
+    /// the attempt, draws a fresh lease (fencing out any earlier holder) and
+    /// marks it running. `None` when it is no longer runnable.
+    pub async fn claim_export(&self, id: Uuid) -> anyhow::Result<Option<ExportRow>> {
+        Ok(sqlx::query_as(
+            "UPDATE haul.exports
+                SET status = 'running', attempt = attempt + 1, lease = gen_random_uuid(),
+                    started_at = coalesce(started_at, now())
+              WHERE id = $1 AND status IN ('queued', 'running') AND NOT cancel_requested
+              RETURNING *",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Records the multipart upload and the fixed high-water key of a first attempt.
+    pub async fn record_upload(
+        &self,
+        id: Uuid,
+        lease: Uuid,
+        object_key: &str,
+        upload_id: &str,
+        high_water: Option<&[String]>,
+        rows_estimate: Option<i64>,
+    ) -> anyhow::Result<()> {
+        let done = sqlx::query(
+            "UPDATE haul.exports SET object_key = $3, upload_id = $4, high_water = $5,
+                    rows_estimate = coalesce($6, rows_estimate)
+              WHERE id = $1 AND lease = $2 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(lease)
+        .bind(object_key)
+        .bind(upload_id)
+        .bind(high_water)
+        .bind(rows_estimate)
+        .execute(&self.pool)
+        .await?;
+        fenced(done.rows_affected(), id)
+    }
+
+    /// Marks success, only for the current lease: a stale worker's completion
+    /// is rejected here, in the same statement that would record it.
+    pub async fn succeed_export(
+        &self,
+        id: Uuid,
+        lease: Uuid,
+        r: &ExportResult<'_>,
+    ) -> anyhow::Result<()> {
+        let done = sqlx::query(
+            "UPDATE haul.exports
+                SET status = 'succeeded', finished_at = now(), rows = $3, bytes = $4, sha256 = $5,
+                    content_type = $6, filename = $7, expires_at = $8, upload_id = NULL, lease = NULL
+              WHERE id = $1 AND lease = $2 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(lease)
+        .bind(r.rows)
+        .bind(r.bytes)
+        .bind(r.sha256)
+        .bind(r.content_type)
+        .bind(r.filename)
+        .bind(r.expires_at)
+        .execute(&self.pool)
+        .await?;
+        fenced(done.rows_affected(), id)
+    }
+
+    /// Ends an attempt as failed or cancelled. `upload_open` keeps the upload
+    /// id when aborting it did not succeed, so the sweeper can retry the abort.
+    pub async fn end_export(
+        &self,
+        id: Uuid,
+        lease: Uuid,
+        status: Status,
+        error: Option<(&str, &str)>,
+        upload_open: bool,
+    ) -> anyhow::Result<()> {
+        let done = sqlx::query(
+            "UPDATE haul.exports
+                SET status = $3, finished_at = now(), error_code = $4, error_message = $5, lease = NULL,
+                    upload_id = CASE WHEN $6 THEN upload_id END
+              WHERE id = $1 AND lease = $2 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(lease)
+        .bind(status.as_str())
+        .bind(error.map(|e| e.0))
+        .bind(error.map(|e| e.1))
+        .bind(upload_open)
+        .execute(&self.pool)
+        .await?;
+        fenced(done.rows_affected(), id)
+    }
+
+    /// Whether a client asked to cancel this export.
+    pub async fn cancel_requested(&self, id: Uuid) -> anyhow::Result<bool> {
+        Ok(
+            sqlx::query_scalar("SELECT cancel_requested FROM haul.exports WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(true),
+        )
+    }
+}
+
+fn fenced(rows_affected: u64, id: Uuid) -> anyhow::Result<()> {
+    if rows_affected == 0 {
+        Err(LeaseLost(id).into())
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,10 @@
+//! The source database: checking datasets against it and reading pages.
+
+pub mod catalog;
+pub mod keyset;
+pub mod reader;
+pub mod sql;
+
+pub use catalog::resolve_catalog;
+pub use keyset::PageQuery;
+pub use reader::{SourceConn, connect_source};

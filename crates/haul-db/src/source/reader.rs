@@ -1,0 +1,117 @@
+//! A connection to the source database, set up so that PostgreSQL renders
+//! values the same way on every session (and so like a default `psql`).
+
+use anyhow::Context;
+use bytes::Bytes;
+use futures::{Stream, TryStreamExt};
+use std::time::Duration;
+use tokio_postgres::{Client, NoTls};
+
+pub struct SourceConn {
+    pub client: Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SourceConn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A page's extent: how many rows, and the key of the last one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageBound {
+    pub rows: i64,
+    pub last_key: Vec<String>,
+}
+
+/// Opens a session whose output settings are pinned: ISO dates, PostgreSQL
+/// interval style, shortest-exact floats, hex bytea, UTF-8, and the export's
+/// time zone. `TimeZone` is set through a bound parameter, so an unknown zone
+/// is PostgreSQL's error, never injected SQL.
+pub async fn connect_source(
+    url: &str,
+    timezone: &str,
+    statement_timeout: Duration,
+) -> anyhow::Result<SourceConn> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .context("Failed to connect to the source database")?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "source connection closed");
+        }
+    });
+    let conn = SourceConn { client, task };
+    conn.client
+        .batch_execute(
+            "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1;
+             SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; SET standard_conforming_strings = on;
+             SET application_name = 'haul'",
+        )
+        .await
+        .context("Failed to set up the source session")?;
+    conn.client
+        .execute(
+            "SELECT set_config('TimeZone', $1, false), set_config('statement_timeout', $2, false)",
+            &[&timezone, &statement_timeout.as_millis().to_string()],
+        )
+        .await
+        .context("Failed to set the session time zone")?;
+    Ok(conn)
+}
+
+impl SourceConn {
+    /// The first row of a query whose columns are all text (key values).
+    pub async fn key_row(&self, sql: &str) -> anyhow::Result<Option<Vec<String>>> {
+        let row = self.client.query_opt(sql, &[]).await?;
+        Ok(row.map(|r| (0..r.len()).map(|i| r.get::<_, String>(i)).collect()))
+    }
+
+    /// The planner's row estimate from `EXPLAIN (FORMAT JSON)`.
+    pub async fn estimate(&self, explain_sql: &str) -> anyhow::Result<Option<i64>> {
+        let row = self.client.query_one(explain_sql, &[]).await?;
+        let plan: serde_json::Value = row.get(0);
+        Ok(plan[0]["Plan"]["Plan Rows"].as_f64().map(|r| r as i64))
+    }
+
+    pub async fn page_bound(&self, sql: &str) -> anyhow::Result<Option<PageBound>> {
+        let row = self.client.query_opt(sql, &[]).await?;
+        Ok(row.map(|r| PageBound {
+            rows: r.get(0),
+            last_key: (1..r.len()).map(|i| r.get::<_, String>(i)).collect(),
+        }))
+    }
+
+    /// The raw COPY output of `copy_sql`, in the chunks PostgreSQL sends.
+    pub async fn copy_out(
+        &self,
+        copy_sql: &str,
+    ) -> anyhow::Result<impl Stream<Item = anyhow::Result<Bytes>> + use<>> {
+        let stream = self.client.copy_out(copy_sql).await?;
+        Ok(stream.map_err(anyhow::Error::from))
+    }
+
+    /// Whether `zone` is a time zone this server knows.
+    pub async fn is_timezone(&self, zone: &str) -> anyhow::Result<bool> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)
+                     OR EXISTS (SELECT 1 FROM pg_timezone_abbrevs WHERE abbrev = $1)",
+                &[&zone],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// Whether `value` parses as `type_name` (PostgreSQL's own input function).
+    pub async fn converts_to(&self, value: &str, type_name: &str) -> anyhow::Result<bool> {
+        let sql = format!("SELECT $1::text::{type_name}");
+        match self.client.execute(&sql, &[&value]).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_db_error().is_some() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Builds the S3 clients from configuration: one for Haul's own calls and
+//! one, possibly on another endpoint, for the URLs handed to clients.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{
+    RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig,
+};
+use haul_core::config::S3Settings;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct Storage {
+    pub client: Client,
+    /// Signs presigned URLs with `s3.public_endpoint` when clients reach S3
+    /// by another address than Haul does (compose, LocalStack, private links).
+    pub presigner: Client,
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl Storage {
+    pub async fn from_settings(s3: &S3Settings) -> Self {
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(s3.region.clone()))
+            .load()
+            .await;
+        let build = |endpoint: Option<&String>| {
+            let mut b = aws_sdk_s3::config::Builder::from(&shared)
+                .force_path_style(s3.force_path_style)
+                // Checksums only where S3 requires them: S3-compatible stores
+                // (LocalStack, MinIO) vary in support for the newer defaults.
+                .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+                .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+                .stalled_stream_protection(
+                    StalledStreamProtectionConfig::enabled()
+                        .grace_period(Duration::from_secs(20))
+                        .build(),
+                )
+                .timeout_config(
+                    aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                        .connect_timeout(Duration::from_secs(5))
+                        .operation_attempt_timeout(Duration::from_secs(120))
+                        .build(),
+                );
+            if let Some(e) = endpoint {
+                b = b.endpoint_url(e);
+            }
+            Client::from_conf(b.build())
+        };
+        let client = build(s3.endpoint.as_ref());
+        let presigner = build(s3.public_endpoint.as_ref().or(s3.endpoint.as_ref()));
+        Self {
+            client,
+            presigner,
+            bucket: s3.bucket.clone(),
+            prefix: s3.prefix.clone(),
+        }
+    }
+
+    /// `<prefix><tenant>/<id>/<filename>` (API.md, "Files").
+    pub fn object_key(&self, tenant: &str, id: &str, filename: &str) -> String {
+        format!("{}{tenant}/{id}/{filename}", self.prefix)
+    }
+
+    /// Whether the bucket answers: used by `/readyz`.
+    pub async fn ping(&self) -> Result<(), crate::StorageError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(crate::errors::classify)
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), crate::StorageError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(crate::errors::classify)
+    }
+}

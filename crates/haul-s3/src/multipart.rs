@@ -1,0 +1,135 @@
+//! A multipart upload that can be resumed by another process (its id and
+//! finished parts live in Postgres) and is aborted on every failure path.
+
+use crate::errors::{StorageError, classify};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::Bytes;
+
+#[derive(Clone, Debug)]
+pub struct MultipartUpload {
+    client: Client,
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub part_number: i32,
+    pub etag: String,
+}
+
+impl MultipartUpload {
+    /// Starts a new upload. Content type and disposition are fixed here, on
+    /// the object itself, so that every download serves them.
+    pub async fn create(
+        client: &Client,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+    ) -> Result<Self, StorageError> {
+        let out = client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(classify)?;
+        let upload_id = out.upload_id().ok_or_else(|| {
+            StorageError::Permanent("CreateMultipartUpload returned no upload id".into())
+        })?;
+        tracing::info!(bucket, key, upload_id, "started multipart upload");
+        Ok(Self::resume(client, bucket, key, upload_id))
+    }
+
+    /// Continues an upload started earlier, perhaps by another process.
+    pub fn resume(client: &Client, bucket: &str, key: &str, upload_id: &str) -> Self {
+        Self {
+            client: client.clone(),
+            bucket: bucket.into(),
+            key: key.into(),
+            upload_id: upload_id.into(),
+        }
+    }
+
+    pub async fn upload_part(
+        &self,
+        part_number: i32,
+        body: Bytes,
+    ) -> Result<UploadedPart, StorageError> {
+        let out = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+            .part_number(part_number)
+            .content_length(body.len() as i64)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(classify)?;
+        let etag = out.e_tag().ok_or_else(|| {
+            StorageError::Permanent(format!("UploadPart {part_number} returned no ETag"))
+        })?;
+        Ok(UploadedPart {
+            part_number,
+            etag: etag.to_string(),
+        })
+    }
+
+    /// Completes the upload; the object appears at its key only now.
+    pub async fn complete(&self, parts: &[UploadedPart]) -> Result<(), StorageError> {
+        let completed: Vec<CompletedPart> = parts
+            .iter()
+            .map(|p| {
+                CompletedPart::builder()
+                    .part_number(p.part_number)
+                    .e_tag(&p.etag)
+                    .build()
+            })
+            .collect();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(completed))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        tracing::info!(key = %self.key, upload_id = %self.upload_id, parts = parts.len(), "completed multipart upload");
+        Ok(())
+    }
+
+    /// Aborts the upload so no part outlives a failed export. An upload that
+    /// is already gone counts as aborted.
+    pub async fn abort(&self) -> Result<(), StorageError> {
+        match self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+            .send()
+            .await
+            .map_err(classify)
+        {
+            Ok(_) | Err(StorageError::NoSuchUpload(_)) => {
+                tracing::info!(key = %self.key, upload_id = %self.upload_id, "aborted multipart upload");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(key = %self.key, upload_id = %self.upload_id, error = %e, "failed to abort multipart upload");
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! What every export job shares within a worker process.
+
+use haul_core::{Catalog, Settings};
+use haul_db::MetaDb;
+use haul_s3::Storage;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub struct WorkerContext {
+    pub meta: MetaDb,
+    pub storage: Storage,
+    pub catalog: Arc<Catalog>,
+    pub settings: Arc<Settings>,
+    /// Cancelled on SIGTERM/SIGINT: running exports checkpoint and hand back.
+    pub shutdown: CancellationToken,
+}

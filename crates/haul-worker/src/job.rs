@@ -1,0 +1,77 @@
+//! The apalis side: the job handler, the queue's storage and the monitor
+//! that runs workers until shutdown.
+
+use crate::context::WorkerContext;
+use crate::run::{JobOutcome, run_export};
+use apalis::prelude::*;
+use apalis_postgres::{Config, PostgresStorage};
+use haul_db::queue::{EXPORT_QUEUE, ExportJob};
+use std::time::Duration;
+
+/// How often an idle worker also polls, besides LISTEN/NOTIFY on inserts:
+/// jobs handed back by an UPDATE fire no notification.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+async fn handle(job: ExportJob, ctx: Data<WorkerContext>) -> Result<(), BoxDynError> {
+    match run_export(&ctx, job.export_id).await {
+        Ok(JobOutcome::Finished) => Ok(()),
+        // DeferredError puts the job back to Pending for immediate re-claim.
+        Ok(JobOutcome::HandBack) => {
+            Err(DeferredError::new("worker shutting down; export handed back").into())
+        }
+        Err(e) => {
+            tracing::error!(export_id = %job.export_id, error = %format!("{e:#}"), "export job failed; the queue will retry it");
+            Err(e.into())
+        }
+    }
+}
+
+fn queue_config(ctx: &WorkerContext) -> Config {
+    let w = &ctx.settings.worker;
+    let heartbeat = w.heartbeat.0.max(Duration::from_secs(1));
+    // apalis declares a worker dead after this many missed heartbeats.
+    let missed = w.orphan_after.0.as_secs_f64() / heartbeat.as_secs_f64();
+    Config::default()
+        .queue(EXPORT_QUEUE)
+        .batch_size(w.concurrency)
+        .heartbeat_interval(heartbeat)
+        .missed_heartbeats(missed.ceil().max(1.0) as usize)
+}
+
+/// Runs export workers until `ctx.shutdown` is cancelled, then waits up to
+/// `worker.shutdown_grace` for running exports to checkpoint and hand back.
+pub async fn run_workers(ctx: WorkerContext) -> anyhow::Result<()> {
+    let storage = PostgresStorage::<ExportJob>::new(&ctx.meta.pool)
+        .with_config(queue_config(&ctx))
+        .with_pubsub()
+        .poll_with_interval(POLL_INTERVAL);
+    // Unique per process: apalis strands jobs of a crashed worker whose name
+    // is reused while the orphan window is open.
+    let name = format!("haul-worker-{}", uuid::Uuid::now_v7());
+    let concurrency = ctx.settings.worker.concurrency;
+    let grace = ctx.settings.worker.shutdown_grace.0;
+    let shutdown = ctx.shutdown.clone();
+    tracing::info!(worker = %name, concurrency, "export worker started");
+    Monitor::new()
+        .register(move |_restarts| {
+            WorkerBuilder::new(name.as_str())
+                .backend(storage.clone())
+                .data(ctx.clone())
+                .concurrency(concurrency)
+                .catch_panic()
+                .parallelize(tokio::spawn)
+                .build(handle)
+        })
+        .should_restart(|_ctx, err| {
+            tracing::error!(error = %err, "export worker stopped with an error; restarting it");
+            true
+        })
+        .shutdown_timeout(grace)
+        .run_with_signal(async move {
+            shutdown.cancelled().await;
+            Ok(())
+        })
+        .await?;
+    tracing::info!("export worker stopped");
+    Ok(())
+}

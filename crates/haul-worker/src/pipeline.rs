@@ -1,0 +1,333 @@
+//! One attempt at an export: keyset pages from the source, encoded into
+//! parts, uploaded with a bounded number in flight, checkpointed in order,
+//! then completed and marked succeeded under the attempt's lease.
+
+use crate::context::WorkerContext;
+use crate::errors::JobError;
+use crate::uploader::Uploader;
+use bytes::Bytes;
+use futures::TryStreamExt;
+use haul_core::format::content_type;
+use haul_core::limits::S3_MAX_PART_SIZE;
+use haul_core::{Compression, ExportSpec, Format};
+use haul_db::meta::exports::ExportResult;
+use haul_db::meta::{ExportRow, PartCheckpoint};
+use haul_db::source::{PageQuery, SourceConn, connect_source};
+use haul_encode::{Codec, JsonFramer, JsonLayout, PartWriter, ResumableSha256};
+use haul_s3::{MultipartUpload, UploadedPart};
+use std::pin::pin;
+use uuid::Uuid;
+
+/// Rows in the first page of an attempt, before the row width is known: small,
+/// so that a table of very wide rows cannot blow the memory bound on page one.
+const FIRST_PAGE_ROWS: u32 = 64;
+
+/// Where the file stands after the last checkpointed part.
+struct Position {
+    next_part: i32,
+    /// Key of the last row written; the next page starts after it.
+    after: Option<Vec<String>>,
+    rows: i64,
+    bytes: i64,
+    sha: ResumableSha256,
+}
+
+pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), JobError> {
+    let id = row.id;
+    let lease = row.lease.expect("a claimed export has a lease");
+    let spec = &row.spec.0;
+    let ds = ctx.catalog.get(&spec.dataset).ok_or_else(|| {
+        JobError::permanent(
+            "dataset-unavailable",
+            format!("dataset `{}` is no longer configured", spec.dataset),
+        )
+    })?;
+    let src = connect_source(
+        ctx.settings.source_url(),
+        &spec.timezone,
+        ctx.settings.source.statement_timeout.0,
+    )
+    .await?;
+    let query = PageQuery::new(ds, spec, &row.tenant);
+
+    let (upload, high_water, resumed) = match (&row.upload_id, &row.object_key) {
+        (Some(upload_id), Some(key)) => {
+            let upload =
+                MultipartUpload::resume(&ctx.storage.client, &ctx.storage.bucket, key, upload_id);
+            (upload, row.high_water.clone(), ctx.meta.parts(id).await?)
+        }
+        _ => {
+            let (upload, hw) = start_upload(ctx, row, &src, &query).await?;
+            (upload, hw, Vec::new())
+        }
+    };
+    tracing::info!(
+        attempt = row.attempt,
+        resumed_parts = resumed.len(),
+        "export attempt started"
+    );
+
+    let last = resumed.last();
+    let mut pos = Position {
+        next_part: last.map_or(1, |p| p.part_number + 1),
+        after: last.map_or_else(|| spec.since.clone(), |p| p.cursor.clone()),
+        rows: last.map_or(0, |p| p.rows),
+        bytes: last.map_or(0, |p| p.bytes),
+        sha: last.map_or_else(ResumableSha256::new, |p| p.sha.clone()),
+    };
+    let mut uploader = Uploader::new(
+        upload,
+        ctx.meta.clone(),
+        id,
+        lease,
+        ctx.settings.worker.parts_in_flight,
+    );
+    uploader.done = resumed
+        .iter()
+        .map(|p| UploadedPart {
+            part_number: p.part_number,
+            etag: p.etag.clone(),
+        })
+        .collect();
+    if !last.is_some_and(|p| p.is_final) {
+        let mut pages = Pages {
+            ctx,
+            id,
+            spec,
+            src: &src,
+            query: &query,
+            high_water: high_water.as_deref(),
+            uploader: &mut uploader,
+        };
+        pages.write_rest(&mut pos).await?;
+    }
+    uploader.drain().await?;
+    uploader.upload().complete(&uploader.done).await?;
+    let expires_at = chrono::Utc::now() + ctx.settings.exports.ttl.0;
+    let result = ExportResult {
+        rows: pos.rows,
+        bytes: pos.bytes,
+        sha256: &pos.sha.finalize_hex(),
+        content_type: content_type(spec.format, spec.compression),
+        filename: &spec.filename,
+        expires_at,
+    };
+    ctx.meta.succeed_export(id, lease, &result).await?;
+    tracing::info!(
+        rows = pos.rows,
+        bytes = pos.bytes,
+        parts = uploader.done.len(),
+        "export succeeded"
+    );
+    Ok(())
+}
+
+/// First attempt: fix the high-water key, estimate the rows, open the upload.
+async fn start_upload(
+    ctx: &WorkerContext,
+    row: &ExportRow,
+    src: &SourceConn,
+    query: &PageQuery<'_>,
+) -> Result<(MultipartUpload, Option<Vec<String>>), JobError> {
+    let spec = &row.spec.0;
+    let hw = src.key_row(&query.high_water()).await?;
+    let estimate = match &hw {
+        Some(upto) => {
+            src.estimate(&query.estimate(spec.since.as_deref(), Some(upto)))
+                .await?
+        }
+        None => Some(0),
+    };
+    let key = ctx
+        .storage
+        .object_key(&row.tenant, &row.id.to_string(), &spec.filename);
+    let ct = content_type(spec.format, spec.compression);
+    let upload =
+        MultipartUpload::create(&ctx.storage.client, &ctx.storage.bucket, &key, ct).await?;
+    let lease = row.lease.expect("claimed");
+    if let Err(e) = ctx
+        .meta
+        .record_upload(
+            row.id,
+            lease,
+            &key,
+            &upload.upload_id,
+            hw.as_deref(),
+            estimate,
+        )
+        .await
+    {
+        // Nobody else knows this upload id: abort it here or it leaks.
+        let _ = upload.abort().await;
+        return Err(e.into());
+    }
+    Ok((upload, hw))
+}
+
+struct Pages<'a> {
+    ctx: &'a WorkerContext,
+    id: Uuid,
+    spec: &'a ExportSpec,
+    src: &'a SourceConn,
+    query: &'a PageQuery<'a>,
+    high_water: Option<&'a [String]>,
+    uploader: &'a mut Uploader,
+}
+
+impl Pages<'_> {
+    /// Writes every row after `pos`, cutting a part whenever the buffer
+    /// reaches the part size, and the final part with the file's trailer.
+    async fn write_rest(&mut self, pos: &mut Position) -> Result<(), JobError> {
+        let spec = self.spec;
+        let fresh = pos.next_part == 1;
+        let layout = match spec.format {
+            Format::Ndjson => Some(JsonLayout::Lines),
+            Format::Json => Some(JsonLayout::Array),
+            Format::Csv | Format::Tsv => None,
+        };
+        let mut framer = layout.map(|l| JsonFramer::new(l, pos.rows as u64));
+        let mut writer = self.new_writer(pos.next_part);
+        let mut scratch = Vec::new();
+        if let (true, Some(f)) = (fresh, &framer) {
+            f.start(&mut scratch);
+            writer.write(&scratch);
+        }
+        let mut header_pending = fresh && spec.header && layout.is_none();
+        let mut limit = FIRST_PAGE_ROWS.min(self.ctx.settings.worker.page_rows);
+        while let Some(upto) = self.high_water {
+            self.check_stop().await?;
+            let bound_sql = self.query.bound(pos.after.as_deref(), upto, limit);
+            let Some(bound) = self.src.page_bound(&bound_sql).await? else {
+                break;
+            };
+            let copy_sql =
+                self.query
+                    .copy(pos.after.as_deref(), Some(&bound.last_key), header_pending);
+            header_pending = false;
+            let page_bytes = self
+                .copy_into(&copy_sql, &mut framer, &mut writer, &mut scratch)
+                .await?;
+            pos.rows += bound.rows;
+            pos.after = Some(bound.last_key);
+            limit = self.next_limit(page_bytes, bound.rows);
+            if writer.len() as u64 >= self.part_target(pos.next_part) {
+                let full = std::mem::replace(&mut writer, self.new_writer(pos.next_part + 1));
+                self.cut(full, pos, false).await?;
+            }
+        }
+        if header_pending {
+            // No rows at all: the file is still a valid one with its header.
+            let copy_sql = self.query.copy(pos.after.as_deref(), None, true);
+            self.copy_into(&copy_sql, &mut framer, &mut writer, &mut scratch)
+                .await?;
+        }
+        if let Some(f) = &framer {
+            scratch.clear();
+            f.finish(&mut scratch);
+            writer.write(&scratch);
+        }
+        // A file needs at least one part; an empty trailing writer is skipped
+        // when earlier parts already hold every byte.
+        if !writer.is_empty() || pos.next_part == 1 {
+            self.cut(writer, pos, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Streams one COPY into the part writer; returns the raw bytes read.
+    async fn copy_into(
+        &mut self,
+        copy_sql: &str,
+        framer: &mut Option<JsonFramer>,
+        writer: &mut PartWriter,
+        scratch: &mut Vec<u8>,
+    ) -> Result<u64, JobError> {
+        let mut stream = pin!(self.src.copy_out(copy_sql).await?);
+        let mut read = 0u64;
+        while let Some(chunk) = stream.try_next().await? {
+            read += chunk.len() as u64;
+            match framer {
+                Some(f) => {
+                    scratch.clear();
+                    f.feed(&chunk, scratch);
+                    writer.write(scratch);
+                }
+                None => writer.write(&chunk),
+            }
+        }
+        Ok(read)
+    }
+
+    async fn cut(
+        &mut self,
+        writer: PartWriter,
+        pos: &mut Position,
+        is_final: bool,
+    ) -> Result<(), JobError> {
+        let max_parts = self.ctx.settings.worker.max_parts as i32;
+        if pos.next_part > max_parts {
+            return Err(JobError::permanent(
+                "too-many-parts",
+                format!("the export needs more than {max_parts} parts; raise worker.part_size"),
+            ));
+        }
+        let body = writer.finish();
+        pos.sha.update(&body);
+        pos.bytes += body.len() as i64;
+        let checkpoint = PartCheckpoint {
+            part_number: pos.next_part,
+            etag: String::new(),
+            cursor: pos.after.clone(),
+            rows: pos.rows,
+            bytes: pos.bytes,
+            sha: pos.sha.clone(),
+            is_final,
+        };
+        pos.next_part += 1;
+        self.uploader.push(Bytes::from(body), checkpoint).await
+    }
+
+    fn new_writer(&self, part_number: i32) -> PartWriter {
+        let codec = match self.spec.compression {
+            Compression::None => Codec::None,
+            Compression::Gzip => Codec::Gzip,
+            Compression::Zstd => Codec::Zstd,
+        };
+        PartWriter::new(
+            codec,
+            self.part_target(part_number) as usize + self.part_target(part_number) as usize / 4,
+        )
+    }
+
+    /// The size at which part `n` is cut. It doubles every tenth of the part
+    /// limit, so an export of any size fits in S3's 10,000 parts, while small
+    /// exports keep small parts (and small memory). It depends only on `n`,
+    /// so a resumed export cuts exactly where the first attempt would have.
+    fn part_target(&self, n: i32) -> u64 {
+        let w = &self.ctx.settings.worker;
+        let step = (w.max_parts / 10).max(1) as i32;
+        let doublings = ((n - 1).max(0) / step).min(20) as u32;
+        (w.part_size.0 << doublings).min(S3_MAX_PART_SIZE)
+    }
+
+    /// Pages aim at a quarter of the base part size: large enough that the
+    /// per-page round trips vanish, small enough that a part overshoots its
+    /// target by at most a quarter.
+    fn next_limit(&self, page_bytes: u64, rows: i64) -> u32 {
+        let w = &self.ctx.settings.worker;
+        let target = (w.part_size.0 / 4).max(1);
+        let per_row = (page_bytes / rows.max(1) as u64).max(1);
+        ((target / per_row) as u32).clamp(1, w.page_rows)
+    }
+
+    /// Between pages: a cancelled export or a stopping worker ends the attempt.
+    async fn check_stop(&self) -> Result<(), JobError> {
+        if self.ctx.shutdown.is_cancelled() {
+            return Err(JobError::Shutdown);
+        }
+        if self.ctx.meta.cancel_requested(self.id).await? {
+            return Err(JobError::Cancelled);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! The life of one export job: attempts with backoff on transient faults,
+//! and the clean ending of every other outcome (the upload aborted, the row
+//! failed or cancelled with a code).
+
+use crate::context::WorkerContext;
+use crate::errors::JobError;
+use crate::pipeline::run_attempt;
+use haul_core::Status;
+use haul_db::meta::ExportRow;
+use haul_s3::MultipartUpload;
+use rand::Rng;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Longest pause between attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// How a job ended for this process.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// The export reached a final status, or is no longer this job's to run.
+    Finished,
+    /// The process is stopping: the job goes back to the queue at once.
+    HandBack,
+}
+
+#[tracing::instrument(skip_all, fields(export_id = %id))]
+pub async fn run_export(ctx: &WorkerContext, id: Uuid) -> anyhow::Result<JobOutcome> {
+    let max_attempts = ctx.settings.worker.max_attempts as i32;
+    loop {
+        let Some(row) = ctx.meta.claim_export(id).await? else {
+            tracing::info!("export is no longer runnable; nothing to do");
+            return Ok(JobOutcome::Finished);
+        };
+        if row.attempt > max_attempts {
+            // Earlier attempts died without recording an ending (crashes, OOM).
+            let err = JobError::permanent(
+                "attempts-exhausted",
+                format!("gave up after {max_attempts} attempts"),
+            );
+            end_badly(ctx, &row, err).await?;
+            return Ok(JobOutcome::Finished);
+        }
+        match run_attempt(ctx, &row).await {
+            Ok(()) => return Ok(JobOutcome::Finished),
+            Err(JobError::Transient(e)) if row.attempt < max_attempts => {
+                let pause = backoff(ctx.settings.worker.retry_backoff.0, row.attempt);
+                tracing::warn!(attempt = row.attempt, error = %format!("{e:#}"), ?pause, "transient fault; will resume from the last checkpoint");
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = ctx.shutdown.cancelled() => return Ok(JobOutcome::HandBack),
+                }
+            }
+            Err(JobError::LeaseLost) => {
+                tracing::warn!("another attempt owns this export; stopping this one");
+                return Ok(JobOutcome::Finished);
+            }
+            Err(JobError::Shutdown) => {
+                tracing::info!("shutting down; handing the export back at its last checkpoint");
+                return Ok(JobOutcome::HandBack);
+            }
+            Err(err) => {
+                end_badly(ctx, &row, err).await?;
+                return Ok(JobOutcome::Finished);
+            }
+        }
+    }
+}
+
+/// Full jitter over an exponential ceiling: spreads retries of many exports
+/// hit by the same outage.
+fn backoff(base: Duration, attempt: i32) -> Duration {
+    let ceiling = base
+        .saturating_mul(1 << attempt.clamp(0, 16) as u32)
+        .min(MAX_BACKOFF);
+    let millis = rand::rng()
+        .random_range(ceiling.as_millis() as u64 / 2..=ceiling.as_millis().max(1) as u64);
+    Duration::from_millis(millis)
+}
+
+/// Aborts the upload (so no object can appear at the final key) and records
+/// the ending. If the abort itself fails, the upload id stays on the row for
+/// the sweeper to abort later.
+async fn end_badly(ctx: &WorkerContext, claimed: &ExportRow, err: JobError) -> anyhow::Result<()> {
+    let lease = claimed.lease.expect("claimed");
+    // The row as claimed may predate the upload this attempt opened.
+    let row = ctx
+        .meta
+        .export(claimed.id)
+        .await?
+        .unwrap_or_else(|| claimed.clone());
+    let mut upload_open = false;
+    if let (Some(upload_id), Some(key)) = (&row.upload_id, &row.object_key) {
+        let upload =
+            MultipartUpload::resume(&ctx.storage.client, &ctx.storage.bucket, key, upload_id);
+        upload_open = upload.abort().await.is_err();
+    }
+    let (status, error) = match &err {
+        JobError::Cancelled => (Status::Cancelled, None),
+        other => (Status::Failed, Some((other.code(), other.to_string()))),
+    };
+    match &error {
+        Some((code, message)) => tracing::error!(code, message, "export failed"),
+        None => tracing::info!("export cancelled"),
+    }
+    let error = error.as_ref().map(|(c, m)| (*c, m.as_str()));
+    match ctx
+        .meta
+        .end_export(row.id, lease, status, error, upload_open)
+        .await
+    {
+        Err(e) if e.downcast_ref::<haul_db::meta::LeaseLost>().is_some() => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_secs(1);
+        for _ in 0..50 {
+            let b1 = backoff(base, 1);
+            assert!(
+                b1 >= Duration::from_secs(1) && b1 <= Duration::from_secs(2),
+                "{b1:?}"
+            );
+            assert!(backoff(base, 30) <= MAX_BACKOFF);
+        }
+    }
+}
