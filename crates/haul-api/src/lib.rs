@@ -1,1 +1,13 @@
+//! The HTTP API (actix-web): routes per resource, Bearer and signed-token
+//! authentication, problem+json errors.
 
+pub mod auth;
+pub mod error;
+pub mod problem_layer;
+pub mod resource;
+pub mod routes;
+pub mod startup;
+pub mod state;
+
+pub use startup::{build_server, configure};
+pub use state::AppState;

@@ -187,7 +187,7 @@ impl Default for LogSettings {
     fn default() -> Self {
         Self {
             format: LogFormat::Text,
-            level: "info".into(),
+            level: "info,sqlx=warn".into(),
         }
     }
 }

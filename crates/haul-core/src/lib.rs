@@ -1,6 +1,7 @@
 //! Haul's domain: configuration, the dataset catalog, the validated export
 //! specification and the opaque cursors. Pure types and rules, no I/O.
 
+pub mod api_key;
 pub mod catalog;
 pub mod config;
 pub mod cursor;

@@ -182,11 +182,20 @@ impl ExportSpec {
         let filters = parse_filters(req.filter.as_ref(), ds)?;
         let since = match &req.since {
             None => None,
-            Some(token) => Some(
-                KeyCursor::decode(token, signer, &ds.name, tenant)
+            Some(token) => {
+                let key = KeyCursor::decode(token, signer, &ds.name, tenant)
                     .map_err(|e: CursorError| err("invalid-since", format!("since: {e}")))?
-                    .key,
-            ),
+                    .key;
+                // An empty key is the cursor of an export that found no rows:
+                // the next one starts from the beginning.
+                if !key.is_empty() && key.len() != ds.key.len() {
+                    return Err(err(
+                        "invalid-since",
+                        "since: the cursor does not match the dataset's key",
+                    ));
+                }
+                (!key.is_empty()).then_some(key)
+            }
         };
         let timezone = req.timezone.clone().unwrap_or_else(|| "UTC".to_string());
         if !is_plausible_timezone(&timezone) {

@@ -1,1 +1,65 @@
-fn main() {}
+use anyhow::Context;
+use clap::Parser;
+use haul::cli::{Cli, Command, KeysCommand};
+use haul::{Services, config, keys, services, signals, telemetry};
+use haul_db::MetaDb;
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("haul: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = config::load(cli.config.as_deref())?;
+    telemetry::init(&settings.log);
+    match cli.command {
+        Command::Migrate => {
+            services::migrate(&settings).await?;
+            eprintln!("haul: migrations applied");
+        }
+        Command::Keys { command } => {
+            let meta = MetaDb::connect(&settings.database.url, 2).await?;
+            match command {
+                KeysCommand::Create { tenant } => {
+                    println!("{}", keys::create(&meta, &tenant).await?)
+                }
+                KeysCommand::List => print!("{}", keys::list(&meta).await?),
+                KeysCommand::Revoke { prefix } => keys::revoke(&meta, &prefix).await?,
+            }
+        }
+        Command::Serve => {
+            let listener = bind(&settings.server.bind)?;
+            let shutdown = signals::shutdown_on_signals()?;
+            Services::start(settings)
+                .await?
+                .serve(listener, shutdown)
+                .await?;
+        }
+        Command::Work => {
+            let shutdown = signals::shutdown_on_signals()?;
+            Services::start(settings).await?.work(shutdown).await?;
+        }
+        Command::All => {
+            let listener = bind(&settings.server.bind)?;
+            let shutdown = signals::shutdown_on_signals()?;
+            Services::start(settings)
+                .await?
+                .all(listener, shutdown)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn bind(addr: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).with_context(|| format!("Failed to listen on server.bind ({addr})"))
+}

@@ -240,3 +240,79 @@ fn fenced(rows_affected: u64, id: Uuid) -> anyhow::Result<()> {
         Ok(())
     }
 }
+
+impl MetaDb {
+    /// The tenant's exports, newest first (UUIDv7 ids sort by creation time),
+    /// starting after `before` for keyset pagination.
+    pub async fn list_exports(
+        &self,
+        tenant: &str,
+        status: Option<Status>,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<ExportRow>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM haul.exports
+              WHERE tenant = $1 AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3)
+              ORDER BY id DESC LIMIT $4",
+        )
+        .bind(tenant)
+        .bind(status.map(Status::as_str))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Queued or running exports of the tenant, counted under a per-tenant
+    /// advisory lock held until the transaction ends, so concurrent requests
+    /// cannot both pass the quota.
+    pub async fn lock_and_count_active(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        tenant: &str,
+    ) -> anyhow::Result<i64> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('haul-tenant:' || $1, 0))")
+            .bind(tenant)
+            .execute(&mut **tx)
+            .await?;
+        Ok(sqlx::query_scalar(
+            "SELECT count(*) FROM haul.exports WHERE tenant = $1 AND status IN ('queued', 'running')",
+        )
+        .bind(tenant)
+        .fetch_one(&mut **tx)
+        .await?)
+    }
+
+    /// Cancels a queued export outright, or flags a running one for its
+    /// worker to stop at the next page or part. Returns the row afterwards.
+    pub async fn request_cancel(
+        &self,
+        tenant: &str,
+        id: Uuid,
+    ) -> anyhow::Result<Option<ExportRow>> {
+        sqlx::query(
+            "UPDATE haul.exports
+                SET cancel_requested = true,
+                    status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+                    finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END
+              WHERE id = $1 AND tenant = $2 AND status IN ('queued', 'running')",
+        )
+        .bind(id)
+        .bind(tenant)
+        .execute(&self.pool)
+        .await?;
+        self.export_for(tenant, id).await
+    }
+
+    /// Marks a succeeded export expired once its object is deleted.
+    pub async fn mark_expired(&self, id: Uuid) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE haul.exports SET status = 'expired' WHERE id = $1 AND status = 'succeeded'",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -4,7 +4,9 @@ pub mod catalog;
 pub mod keyset;
 pub mod reader;
 pub mod sql;
+pub mod validate;
 
 pub use catalog::resolve_catalog;
 pub use keyset::PageQuery;
 pub use reader::{SourceConn, connect_source};
+pub use validate::SourceChecker;

@@ -91,27 +91,4 @@ impl SourceConn {
         let stream = self.client.copy_out(copy_sql).await?;
         Ok(stream.map_err(anyhow::Error::from))
     }
-
-    /// Whether `zone` is a time zone this server knows.
-    pub async fn is_timezone(&self, zone: &str) -> anyhow::Result<bool> {
-        let row = self
-            .client
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)
-                     OR EXISTS (SELECT 1 FROM pg_timezone_abbrevs WHERE abbrev = $1)",
-                &[&zone],
-            )
-            .await?;
-        Ok(row.get(0))
-    }
-
-    /// Whether `value` parses as `type_name` (PostgreSQL's own input function).
-    pub async fn converts_to(&self, value: &str, type_name: &str) -> anyhow::Result<bool> {
-        let sql = format!("SELECT $1::text::{type_name}");
-        match self.client.execute(&sql, &[&value]).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_db_error().is_some() => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
 }

@@ -1,0 +1,307 @@
+//! `/v1/exports`: create, read, list and cancel exports.
+
+use crate::auth::Tenant;
+use crate::error::ApiError;
+use crate::resource::{ExportResource, self_path};
+use crate::state::AppState;
+use actix_web::{
+    HttpRequest, HttpResponse, delete, get, http::StatusCode, http::header, post, web,
+};
+use haul_core::limits::IDEMPOTENCY_KEY_MAX_LEN;
+use haul_core::{ExportRequest, ExportSpec, Status};
+use haul_db::meta::{ExportRow, NewExport};
+use haul_db::queue::enqueue_export;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// Seconds a client over its quota is told to wait before trying again.
+const QUOTA_RETRY_AFTER_SECS: u64 = 30;
+
+#[post("/v1/exports")]
+pub async fn create_export(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let request = parse_body(&req, &body)?;
+    let idempotency_key = idempotency_key(&req)?;
+    let request_hash: [u8; 32] =
+        Sha256::digest(serde_json::to_vec(&request).map_err(anyhow::Error::from)?).into();
+    if let Some(key) = &idempotency_key {
+        if let Some(existing) = state.meta.export_by_idempotency_key(&tenant.0, key).await? {
+            return replay(&state, &existing, &request_hash);
+        }
+    }
+    let id = Uuid::now_v7();
+    let spec = ExportSpec::from_request(
+        &request,
+        &state.catalog,
+        &state.signer,
+        &tenant.0,
+        &id.to_string(),
+    )?;
+    check_against_source(&state, &spec).await?;
+
+    let mut tx = state.meta.pool.begin().await.map_err(anyhow::Error::from)?;
+    let active = state.meta.lock_and_count_active(&mut tx, &tenant.0).await?;
+    let max_active = state.settings.exports.max_active_per_tenant as i64;
+    if active >= max_active {
+        return Err(ApiError::Client {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "too-many-active-exports",
+            detail: format!(
+                "the tenant already has {active} queued or running exports (limit {max_active})"
+            ),
+            retry_after: Some(QUOTA_RETRY_AFTER_SECS),
+        });
+    }
+    let new = NewExport {
+        id,
+        tenant: &tenant.0,
+        spec: &spec,
+        rows_estimate: None,
+        idempotency_key: idempotency_key.as_deref(),
+        request_hash: Some(&request_hash),
+    };
+    let Some(row) = state.meta.insert_export(&mut tx, &new).await? else {
+        // The same key won a race with this request: answer what it created.
+        tx.rollback().await.map_err(anyhow::Error::from)?;
+        let key = idempotency_key.as_deref().unwrap_or_default();
+        let existing = state.meta.export_by_idempotency_key(&tenant.0, key).await?;
+        return replay(
+            &state,
+            &existing.ok_or_else(|| anyhow::anyhow!("idempotent export vanished"))?,
+            &request_hash,
+        );
+    };
+    enqueue_export(&mut tx, id).await?;
+    tx.commit().await.map_err(anyhow::Error::from)?;
+    tracing::info!(export_id = %id, tenant = %tenant.0, dataset = %spec.dataset, "export queued");
+    Ok(HttpResponse::Accepted()
+        .insert_header((header::LOCATION, self_path(id)))
+        .json(ExportResource::from_row(&state, &row)))
+}
+
+/// JSON only; malformed JSON is 400, well-formed JSON of the wrong shape
+/// (unknown field, wrong type) is 422.
+fn parse_body(req: &HttpRequest, body: &[u8]) -> Result<ExportRequest, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            format!("Content-Type must be application/json, not `{content_type}`"),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            ApiError::unprocessable("invalid-request", format!("body: {e}"))
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                format!("body is not valid JSON: {e}"),
+            )
+        }
+    })
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= IDEMPOTENCY_KEY_MAX_LEN => Ok(Some(k.to_string())),
+        _ => Err(ApiError::unprocessable(
+            "invalid-idempotency-key",
+            format!("Idempotency-Key: 1 to {IDEMPOTENCY_KEY_MAX_LEN} visible ASCII characters"),
+        )),
+    }
+}
+
+/// A repeated Idempotency-Key: the same body gets the original export (200),
+/// another body is refused. Keys are remembered for 24 hours (API.md).
+fn replay(
+    state: &AppState,
+    existing: &ExportRow,
+    request_hash: &[u8; 32],
+) -> Result<HttpResponse, ApiError> {
+    let fresh = chrono::Utc::now() - existing.created_at < chrono::Duration::hours(24);
+    if fresh && existing.request_hash.as_deref() != Some(request_hash.as_slice()) {
+        return Err(ApiError::unprocessable(
+            "idempotency-key-reused",
+            "Idempotency-Key was already used with a different body",
+        ));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::LOCATION, self_path(existing.id)))
+        .json(ExportResource::from_row(state, existing)))
+}
+
+/// Checks PostgreSQL alone can make: the time zone exists, and every filter
+/// value is valid input for its column's type.
+async fn check_against_source(state: &AppState, spec: &ExportSpec) -> Result<(), ApiError> {
+    if spec.timezone != "UTC" && !state.source.is_timezone(&spec.timezone).await? {
+        return Err(ApiError::unprocessable(
+            "invalid-timezone",
+            format!(
+                "timezone: `{}` is not a time zone PostgreSQL knows",
+                spec.timezone
+            ),
+        ));
+    }
+    let ds = state
+        .catalog
+        .get(&spec.dataset)
+        .expect("the spec's dataset is in the catalog");
+    for filter in &spec.filters {
+        let column = ds
+            .column(filter.column())
+            .expect("filter columns were checked");
+        for value in filter.values() {
+            if !state.source.converts_to(value, &column.type_name).await? {
+                return Err(ApiError::unprocessable(
+                    "invalid-filter-value",
+                    format!(
+                        "filter.{}: `{value}` is not a valid {}",
+                        column.name, column.type_name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[get("/v1/exports/{id}")]
+pub async fn get_export(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = find(&state, &tenant, &id).await?;
+    Ok(HttpResponse::Ok().json(ExportResource::from_row(&state, &row)))
+}
+
+/// Another tenant's export and a malformed id both look exactly like a
+/// missing export.
+async fn find(state: &AppState, tenant: &Tenant, id: &str) -> Result<ExportRow, ApiError> {
+    let id = Uuid::parse_str(id).map_err(|_| ApiError::not_found())?;
+    state
+        .meta
+        .export_for(&tenant.0, id)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+#[delete("/v1/exports/{id}")]
+pub async fn delete_export(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = find(&state, &tenant, &id).await?;
+    let row = match row.status() {
+        Status::Queued | Status::Running => state
+            .meta
+            .request_cancel(&tenant.0, row.id)
+            .await?
+            .unwrap_or(row),
+        Status::Succeeded => {
+            if let Some(key) = &row.object_key {
+                state
+                    .storage
+                    .delete(key)
+                    .await
+                    .map_err(anyhow::Error::from)?;
+            }
+            state.meta.mark_expired(row.id).await?;
+            state
+                .meta
+                .export_for(&tenant.0, row.id)
+                .await?
+                .unwrap_or(row)
+        }
+        Status::Failed | Status::Cancelled | Status::Expired => row,
+    };
+    Ok(HttpResponse::Accepted().json(ExportResource::from_row(&state, &row)))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ListCursor {
+    before: Uuid,
+}
+
+const LIST_CURSOR: &str = "list";
+const LIST_DEFAULT_LIMIT: i64 = 50;
+const LIST_MAX_LIMIT: i64 = 200;
+
+#[get("/v1/exports")]
+pub async fn list_exports(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let status = match &query.status {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            ApiError::unprocessable(
+                "invalid-status",
+                format!("status: `{s}` is not an export status"),
+            )
+        })?),
+    };
+    let limit = query.limit.unwrap_or(LIST_DEFAULT_LIMIT);
+    if !(1..=LIST_MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::unprocessable(
+            "invalid-limit",
+            format!("limit: 1 to {LIST_MAX_LIMIT}"),
+        ));
+    }
+    let before = match &query.cursor {
+        None => None,
+        Some(c) => Some(
+            state
+                .signer
+                .open::<ListCursor>(LIST_CURSOR, c)
+                .map_err(|_| {
+                    ApiError::unprocessable("invalid-cursor", "cursor: not a cursor from this list")
+                })?
+                .before,
+        ),
+    };
+    let mut rows = state
+        .meta
+        .list_exports(&tenant.0, status, before, limit + 1)
+        .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = match (more, rows.last()) {
+        (true, Some(last)) => Some(
+            state
+                .signer
+                .seal(LIST_CURSOR, &ListCursor { before: last.id }),
+        ),
+        _ => None,
+    };
+    let exports: Vec<_> = rows
+        .iter()
+        .map(|r| ExportResource::from_row(&state, r))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"exports": exports, "next_cursor": next_cursor})))
+}

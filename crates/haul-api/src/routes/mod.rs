@@ -1,0 +1,6 @@
+//! Routes, one file per resource.
+
+pub mod datasets;
+pub mod download;
+pub mod exports;
+pub mod ops;

@@ -1,0 +1,12 @@
+//! The `haul` binary's library: configuration loading, start-up checks and
+//! the `serve` / `work` / `all` / `migrate` / `keys` commands, callable from
+//! tests as well as from `main`.
+
+pub mod cli;
+pub mod config;
+pub mod keys;
+pub mod services;
+pub mod signals;
+pub mod telemetry;
+
+pub use services::Services;

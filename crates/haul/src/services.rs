@@ -1,0 +1,147 @@
+//! Start-up: connect to Haul's database, check every dataset against the
+//! source, build the S3 clients; then run the API, the workers, or both.
+
+use anyhow::{Context, bail};
+use haul_api::AppState;
+use haul_core::{Catalog, Settings, Signer};
+use haul_db::MetaDb;
+use haul_db::source::{SourceChecker, connect_source, resolve_catalog};
+use haul_s3::Storage;
+use haul_worker::WorkerContext;
+use std::net::TcpListener;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub struct Services {
+    pub settings: Arc<Settings>,
+    pub meta: MetaDb,
+    pub storage: Storage,
+    pub catalog: Arc<Catalog>,
+}
+
+impl Services {
+    /// Connects and checks everything `serve` and `work` rely on, failing
+    /// with a message that names the problem (and the dataset, if it is one).
+    pub async fn start(settings: Settings) -> anyhow::Result<Self> {
+        let meta =
+            MetaDb::connect(&settings.database.url, settings.database.max_connections).await?;
+        ensure_migrated(&meta).await?;
+        let source = connect_source(
+            settings.source_url(),
+            "UTC",
+            settings.source.statement_timeout.0,
+        )
+        .await
+        .context("Failed to connect to source.url")?;
+        let catalog = resolve_catalog(&source.client, &settings.datasets)
+            .await
+            .context("a dataset does not match the source database")?;
+        let storage = Storage::from_settings(&settings.s3).await;
+        Ok(Self {
+            settings: Arc::new(settings),
+            meta,
+            storage,
+            catalog: Arc::new(catalog),
+        })
+    }
+
+    pub fn app_state(&self) -> anyhow::Result<AppState> {
+        Ok(AppState {
+            meta: self.meta.clone(),
+            storage: self.storage.clone(),
+            catalog: self.catalog.clone(),
+            settings: self.settings.clone(),
+            signer: Signer::new(self.settings.auth.signing_secret.as_bytes()),
+            source: SourceChecker::new(
+                self.settings.source_url(),
+                self.settings.source.max_connections as usize,
+            )?,
+        })
+    }
+
+    pub fn worker_context(&self, shutdown: CancellationToken) -> WorkerContext {
+        WorkerContext {
+            meta: self.meta.clone(),
+            storage: self.storage.clone(),
+            catalog: self.catalog.clone(),
+            settings: self.settings.clone(),
+            shutdown,
+        }
+    }
+
+    /// Serves the API on `listener` until `shutdown`, then drains requests.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let addr = listener.local_addr()?;
+        let server = haul_api::build_server(
+            self.app_state()?,
+            listener,
+            self.settings.worker.shutdown_grace.0,
+        )?;
+        let handle = server.handle();
+        tracing::info!(%addr, "API listening");
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            handle.stop(true).await;
+        });
+        server.await?;
+        tracing::info!("API stopped");
+        Ok(())
+    }
+
+    pub async fn work(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        haul_worker::run_workers(self.worker_context(shutdown)).await
+    }
+
+    /// API and workers in one process; either failing stops both.
+    pub async fn all(
+        &self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let stop_all = shutdown.clone();
+        let result = tokio::try_join!(
+            async {
+                let r = self.serve(listener, shutdown.clone()).await;
+                stop_all.cancel();
+                r
+            },
+            async {
+                let r = self.work(shutdown.clone()).await;
+                stop_all.cancel();
+                r
+            },
+        );
+        result.map(|_| ())
+    }
+}
+
+/// `haul migrate`: Haul's schema and apalis's queue tables, idempotently.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let meta = MetaDb::connect(&settings.database.url, 2).await?;
+    haul_db::migrate(&meta.pool).await?;
+    haul_db::queue::setup_queue(&meta.pool)
+        .await
+        .context("Failed to set up the job queue tables")?;
+    Ok(())
+}
+
+async fn ensure_migrated(meta: &MetaDb) -> anyhow::Result<()> {
+    let ready: bool = sqlx_scalar(
+        meta,
+        "SELECT to_regclass('haul.exports') IS NOT NULL AND to_regclass('apalis.jobs') IS NOT NULL",
+    )
+    .await?;
+    if !ready {
+        bail!("Haul's tables are missing in database.url; run `haul migrate` first");
+    }
+    Ok(())
+}
+
+async fn sqlx_scalar(meta: &MetaDb, sql: &'static str) -> anyhow::Result<bool> {
+    haul_db::meta::scalar_bool(meta, sql).await
+}
