@@ -90,3 +90,18 @@ mod tests {
         assert!(e.contains("auth.signing_secret"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod default_file {
+    use super::*;
+
+    /// `config/default.toml` documents every setting with its real default:
+    /// loading it must give exactly `Settings::default()`.
+    #[test]
+    fn documented_defaults_match_the_code() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/default.toml");
+        let from_file: Settings = Figment::from(Toml::file_exact(&path)).extract().unwrap();
+        let as_json = |s: &Settings| serde_json::to_value(s).unwrap();
+        assert_eq!(as_json(&from_file), as_json(&Settings::default()));
+    }
+}

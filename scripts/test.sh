@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The one test command: unit tests and the end-to-end tests in tests/, which
+# need PostgreSQL (started here if it is down) and LocalStack's S3 (installed
+# and started here; each test makes its own database and bucket).
+# LocalStack is left running for the next run; localstack/stop.sh stops it.
+#
+# Usage: scripts/test.sh [cargo test args...]
+#   e.g. scripts/test.sh -p haul-core
+#        scripts/test.sh -p haul-tests -- --nocapture
+# Env: HAUL_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres),
+#      HAUL_TEST_S3_ENDPOINT (default http://127.0.0.1:4566), CARGO_TARGET_DIR.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$HAUL_ROOT"
+
+ensure_postgres
+localstack/install.sh >/dev/null
+localstack/start.sh >&2
+
+export_aws_test_credentials
+export HAUL_TEST_DATABASE_URL="${HAUL_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+export HAUL_TEST_S3_ENDPOINT="${HAUL_TEST_S3_ENDPOINT:-http://127.0.0.1:4566}"
+
+# --workspace would override a package selection (-p), so it is only the default.
+scope=(--workspace)
+for arg in "$@"; do
+    [[ $arg == -- ]] && break
+    case $arg in -p | -p* | --package | --package=*) scope=() ;; esac
+done
+
+exec cargo test "${scope[@]}" --locked "$@"
