@@ -2,9 +2,9 @@
 
 use crate::{pg, proxy::Proxy, s3};
 use haul::Services;
+use haul_core::Settings;
 use haul_core::config::{DatasetConfig, LogSettings};
 use haul_core::units::{Size, Span};
-use haul_core::Settings;
 use haul_s3::Storage;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -82,14 +82,23 @@ impl TestEnv {
         }
         let (db_name, db_url) = pg::create_database().await;
         let source = pg::connect(&db_url).await;
-        source.batch_execute(setup_sql).await.expect("test setup SQL runs");
+        source
+            .batch_execute(setup_sql)
+            .await
+            .expect("test setup SQL runs");
 
-        let bucket = format!("haul-t-{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+        let bucket = format!(
+            "haul-t-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..16]
+        );
         let direct = s3::settings(&bucket, &s3::endpoint());
         let storage = Storage::from_settings(&direct).await;
         s3::create_bucket(&storage).await;
         let proxy = if opts.s3_via_proxy {
-            let target = s3::endpoint().trim_start_matches("http://").parse().expect("endpoint is host:port");
+            let target = s3::endpoint()
+                .trim_start_matches("http://")
+                .parse()
+                .expect("endpoint is host:port");
             Some(Proxy::start(target).await)
         } else {
             None
@@ -108,7 +117,9 @@ impl TestEnv {
         settings.validate().expect("test settings are valid");
         haul::services::migrate(&settings).await.expect("migrate");
 
-        let services = Services::start(settings.clone()).await.expect("haul starts");
+        let services = Services::start(settings.clone())
+            .await
+            .expect("haul starts");
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let task = if opts.workers {
@@ -155,7 +166,12 @@ impl TestEnv {
     /// Creates an export and returns its id, asserting the 202 and Location.
     pub async fn create_export(&self, key: &str, body: &Value) -> String {
         let res = self.post_export(key, body).await;
-        assert_eq!(res.status(), 202, "POST /v1/exports: {}", res.text().await.unwrap());
+        assert_eq!(
+            res.status(),
+            202,
+            "POST /v1/exports: {}",
+            res.text().await.unwrap()
+        );
         let location = res.headers()["location"].to_str().unwrap().to_string();
         let export: Value = res.json().await.unwrap();
         let id = export["id"].as_str().unwrap().to_string();
@@ -164,7 +180,13 @@ impl TestEnv {
     }
 
     pub async fn get_json(&self, key: &str, path: &str) -> (u16, Value) {
-        let res = self.http.get(self.url(path)).bearer_auth(key).send().await.unwrap();
+        let res = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }
@@ -179,20 +201,32 @@ impl TestEnv {
                 "queued" | "running" => {}
                 _ => return export,
             }
-            assert!(started.elapsed() < EXPORT_DEADLINE, "export {id} did not finish: {export}");
+            assert!(
+                started.elapsed() < EXPORT_DEADLINE,
+                "export {id} did not finish: {export}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     /// Polls until `check` accepts the export resource.
-    pub async fn wait_for(&self, key: &str, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_for(
+        &self,
+        key: &str,
+        id: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         let started = Instant::now();
         loop {
             let (_, export) = self.get_json(key, &format!("/v1/exports/{id}")).await;
             if check(&export) {
                 return export;
             }
-            assert!(started.elapsed() < EXPORT_DEADLINE, "export {id} never reached {what}: {export}");
+            assert!(
+                started.elapsed() < EXPORT_DEADLINE,
+                "export {id} never reached {what}: {export}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

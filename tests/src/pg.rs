@@ -8,20 +8,25 @@ use tokio_postgres::{Client, NoTls};
 const DB_PREFIX: &str = "haul_t_";
 
 pub fn admin_url() -> String {
-    std::env::var("HAUL_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("HAUL_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// The admin URL with another database name.
 pub fn url_for(db: &str) -> String {
     let admin = admin_url();
-    let (base, _) = admin.rsplit_once('/').expect("the admin URL names a database");
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("the admin URL names a database");
     format!("{base}/{db}")
 }
 
 pub async fn connect(url: &str) -> Client {
     let (client, conn) = tokio_postgres::connect(url, NoTls)
         .await
-        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e} (is PostgreSQL running? see scripts/test.sh)"));
+        .unwrap_or_else(|e| {
+            panic!("cannot connect to {url}: {e} (is PostgreSQL running? see scripts/test.sh)")
+        });
     tokio::spawn(conn);
     client
 }
@@ -44,7 +49,9 @@ pub async fn create_database() -> (String, String) {
 
 pub async fn drop_database(name: &str) {
     let admin = connect(&admin_url()).await;
-    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    let _ = admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await;
 }
 
 /// Databases of earlier runs that are older than an hour (so never those of
@@ -61,7 +68,9 @@ async fn drop_stale(admin: &Client) {
         .unwrap_or_default();
     for row in rows {
         let name: String = row.get(0);
-        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        let _ = admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
     }
 }
 

@@ -30,7 +30,12 @@ pub async fn create_bucket(storage: &Storage) {
         .bucket(&storage.bucket)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("cannot create bucket on {} ({e:?}); is LocalStack running? see scripts/test.sh", endpoint()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot create bucket on {} ({e:?}); is LocalStack running? see scripts/test.sh",
+                endpoint()
+            )
+        });
 }
 
 /// Every object key in the bucket.
@@ -42,7 +47,10 @@ pub async fn object_keys(storage: &Storage) -> Vec<String> {
         .send()
         .await
         .expect("list objects");
-    out.contents().iter().filter_map(|o| o.key().map(String::from)).collect()
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(String::from))
+        .collect()
 }
 
 /// Multipart uploads still open in the bucket.
@@ -54,5 +62,8 @@ pub async fn open_uploads(storage: &Storage) -> Vec<String> {
         .send()
         .await
         .expect("list multipart uploads");
-    out.uploads().iter().filter_map(|u| u.upload_id().map(String::from)).collect()
+    out.uploads()
+        .iter()
+        .filter_map(|u| u.upload_id().map(String::from))
+        .collect()
 }

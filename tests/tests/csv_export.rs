@@ -34,22 +34,34 @@ SELECT i,
 
 #[tokio::test]
 async fn csv_export_is_byte_identical_to_copy() {
-    let env = TestEnv::start(AWKWARD, TestOptions::default().dataset("awkward", "public.awkward", &["id"])).await;
+    let env = TestEnv::start(
+        AWKWARD,
+        TestOptions::default().dataset("awkward", "public.awkward", &["id"]),
+    )
+    .await;
     let key = env.api_key("acme").await;
-    let id = env.create_export(&key, &json!({"dataset": "awkward"})).await;
+    let id = env
+        .create_export(&key, &json!({"dataset": "awkward"}))
+        .await;
     let export = env.wait_until_done(&key, &id).await;
     assert_eq!(export["status"], "succeeded", "{export}");
 
     let expected = env
         .copy("COPY (SELECT id, label, note, amount, seen_at, flag, data FROM awkward ORDER BY id) TO STDOUT (FORMAT csv, HEADER)")
         .await;
-    assert!(expected.len() > 3 * 5 * 1024 * 1024, "the export spans several 5 MiB parts");
+    assert!(
+        expected.len() > 3 * 5 * 1024 * 1024,
+        "the export spans several 5 MiB parts"
+    );
 
     let res = env.download(&key, &id).await;
     assert_eq!(res.status(), 200);
     let headers = res.headers().clone();
     let body = res.bytes().await.unwrap();
-    assert!(body.as_ref() == expected.as_slice(), "CSV differs from COPY's output");
+    assert!(
+        body.as_ref() == expected.as_slice(),
+        "CSV differs from COPY's output"
+    );
 
     let result = &export["result"];
     assert_eq!(result["rows"], 297000);
@@ -58,14 +70,20 @@ async fn csv_export_is_byte_identical_to_copy() {
     assert_eq!(result["content_type"], "text/csv");
     assert_eq!(result["filename"], format!("awkward-{id}.csv"));
     assert_eq!(export["progress"]["rows"], 297000);
-    assert_eq!(headers["content-length"], expected.len().to_string().as_str());
+    assert_eq!(
+        headers["content-length"],
+        expected.len().to_string().as_str()
+    );
     assert_eq!(headers["content-type"], "text/csv");
     assert_eq!(
         headers["content-disposition"],
         format!("attachment; filename=\"awkward-{id}.csv\"").as_str()
     );
     let object_key = format!("exports/acme/{id}/awkward-{id}.csv");
-    assert_eq!(haul_tests::s3::object_keys(&env.storage).await, vec![object_key]);
+    assert_eq!(
+        haul_tests::s3::object_keys(&env.storage).await,
+        vec![object_key]
+    );
     assert!(haul_tests::s3::open_uploads(&env.storage).await.is_empty());
     env.stop().await;
 }
@@ -95,14 +113,22 @@ async fn composite_key_export_has_every_row_once_in_key_order() {
     )
     .await;
     let key = env.api_key("acme").await;
-    let id = env.create_export(&key, &json!({"dataset": "lines", "columns": ["qty", "code"]})).await;
+    let id = env
+        .create_export(
+            &key,
+            &json!({"dataset": "lines", "columns": ["qty", "code"]}),
+        )
+        .await;
     let export = env.wait_until_done(&key, &id).await;
     assert_eq!(export["status"], "succeeded", "{export}");
     let expected = env
         .copy("COPY (SELECT qty, code FROM lines ORDER BY order_id, code) TO STDOUT (FORMAT csv, HEADER)")
         .await;
     let body = env.download_bytes(&key, &id).await;
-    assert_eq!(String::from_utf8(body).unwrap(), String::from_utf8(expected).unwrap());
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        String::from_utf8(expected).unwrap()
+    );
     assert_eq!(export["result"]["rows"], 50000);
     env.stop().await;
 }
@@ -115,10 +141,14 @@ async fn presigned_url_answers_range_requests() {
     )
     .await;
     let key = env.api_key("acme").await;
-    let id = env.create_export(&key, &json!({"dataset": "t", "filename": "my-file"})).await;
+    let id = env
+        .create_export(&key, &json!({"dataset": "t", "filename": "my-file"}))
+        .await;
     let export = env.wait_until_done(&key, &id).await;
     assert_eq!(export["result"]["filename"], "my-file.csv");
-    let whole = env.copy("COPY (SELECT id, v FROM t ORDER BY id) TO STDOUT (FORMAT csv, HEADER)").await;
+    let whole = env
+        .copy("COPY (SELECT id, v FROM t ORDER BY id) TO STDOUT (FORMAT csv, HEADER)")
+        .await;
 
     // The link from the resource works without an API key (a browser).
     let link = export["links"]["download"].as_str().unwrap().to_string();
@@ -126,7 +156,13 @@ async fn presigned_url_answers_range_requests() {
     assert_eq!(redirect.status(), 303);
     let presigned = redirect.headers()["location"].to_str().unwrap().to_string();
 
-    let part = env.http.get(&presigned).header("Range", "bytes=1000-1999").send().await.unwrap();
+    let part = env
+        .http
+        .get(&presigned)
+        .header("Range", "bytes=1000-1999")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(part.status(), 206);
     assert_eq!(
         part.headers()["content-range"],
@@ -135,9 +171,18 @@ async fn presigned_url_answers_range_requests() {
     assert_eq!(part.bytes().await.unwrap().as_ref(), &whole[1000..2000]);
 
     // Resuming from an offset to the end gives the rest of the file.
-    let rest = env.http.get(&presigned).header("Range", format!("bytes={}-", whole.len() - 10)).send().await.unwrap();
+    let rest = env
+        .http
+        .get(&presigned)
+        .header("Range", format!("bytes={}-", whole.len() - 10))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(rest.status(), 206);
-    assert_eq!(rest.bytes().await.unwrap().as_ref(), &whole[whole.len() - 10..]);
+    assert_eq!(
+        rest.bytes().await.unwrap().as_ref(),
+        &whole[whole.len() - 10..]
+    );
     env.stop().await;
 }
 

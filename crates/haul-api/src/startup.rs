@@ -13,14 +13,26 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
         let max_body = state.settings.server.max_body.0 as usize;
         cfg.app_data(web::Data::new(state))
             .app_data(web::PayloadConfig::new(max_body))
-            .service(exports::create_export)
-            .service(exports::list_exports)
-            .service(download::download)
-            .service(exports::get_export)
-            .service(exports::delete_export)
-            .service(datasets::list_datasets)
-            .service(ops::healthz)
-            .service(ops::readyz);
+            .service(
+                web::resource("/v1/exports")
+                    .route(web::post().to(exports::create_export))
+                    .route(web::get().to(exports::list_exports))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/v1/exports/{id}")
+                    .route(web::get().to(exports::get_export))
+                    .route(web::delete().to(exports::delete_export))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/v1/exports/{id}/download")
+                    .route(web::get().to(download::download))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(web::resource("/v1/datasets").route(web::get().to(datasets::list_datasets)))
+            .service(web::resource("/healthz").route(web::get().to(ops::healthz)))
+            .service(web::resource("/readyz").route(web::get().to(ops::readyz)));
     }
 }
 
@@ -45,6 +57,15 @@ pub fn build_server(
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+async fn method_not_allowed(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    crate::error::Problem::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!("{} is not allowed on {}", req.method(), req.path()),
+    )
+    .response()
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {

@@ -118,6 +118,9 @@ pub struct WorkerSettings {
     /// First delay before retrying after a transient fault; doubles per
     /// attempt (with jitter) up to a minute.
     pub retry_backoff: Span,
+    /// Multipart uploads under `s3.prefix` that no live export owns are
+    /// aborted by the sweeper once they are this old.
+    pub stray_upload_age: Span,
 }
 
 impl Default for WorkerSettings {
@@ -134,6 +137,7 @@ impl Default for WorkerSettings {
             max_parts: crate::limits::S3_MAX_PARTS,
             sweep_every: Span::secs(60),
             retry_backoff: Span::secs(1),
+            stray_upload_age: Span::secs(3600),
         }
     }
 }

@@ -85,3 +85,39 @@ impl Storage {
             .map_err(crate::errors::classify)
     }
 }
+
+/// A multipart upload S3 still holds open.
+#[derive(Debug, Clone)]
+pub struct OpenUpload {
+    pub key: String,
+    pub upload_id: String,
+    pub initiated: Option<std::time::SystemTime>,
+}
+
+impl Storage {
+    /// Open multipart uploads under `s3.prefix` (first 1,000; the sweeper
+    /// gets the rest on later rounds).
+    pub async fn open_uploads(&self) -> Result<Vec<OpenUpload>, crate::StorageError> {
+        let out = self
+            .client
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .prefix(&self.prefix)
+            .send()
+            .await
+            .map_err(crate::errors::classify)?;
+        Ok(out
+            .uploads()
+            .iter()
+            .filter_map(|u| {
+                Some(OpenUpload {
+                    key: u.key()?.to_string(),
+                    upload_id: u.upload_id()?.to_string(),
+                    initiated: u
+                        .initiated()
+                        .and_then(|t| std::time::SystemTime::try_from(*t).ok()),
+                })
+            })
+            .collect())
+    }
+}

@@ -6,6 +6,6 @@ pub mod errors;
 pub mod multipart;
 pub mod presign;
 
-pub use client::Storage;
+pub use client::{OpenUpload, Storage};
 pub use errors::StorageError;
 pub use multipart::{MultipartUpload, UploadedPart};

@@ -66,10 +66,10 @@ impl From<anyhow::Error> for JobError {
         if let Some(pg) = e.downcast_ref::<tokio_postgres::Error>() {
             return classify_source(pg, &e);
         }
-        if let Some(se) = e.downcast_ref::<StorageError>() {
-            if !se.is_transient() {
-                return JobError::permanent("storage-error", format!("{e:#}"));
-            }
+        if let Some(se) = e.downcast_ref::<StorageError>()
+            && !se.is_transient()
+        {
+            return JobError::permanent("storage-error", format!("{e:#}"));
         }
         JobError::Transient(e)
     }

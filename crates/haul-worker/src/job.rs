@@ -52,7 +52,8 @@ pub async fn run_workers(ctx: WorkerContext) -> anyhow::Result<()> {
     let grace = ctx.settings.worker.shutdown_grace.0;
     let shutdown = ctx.shutdown.clone();
     tracing::info!(worker = %name, concurrency, "export worker started");
-    Monitor::new()
+    let sweeper = tokio::spawn(crate::sweeper::run_sweeper(ctx.clone()));
+    let monitor = Monitor::new()
         .register(move |_restarts| {
             WorkerBuilder::new(name.as_str())
                 .backend(storage.clone())
@@ -71,7 +72,9 @@ pub async fn run_workers(ctx: WorkerContext) -> anyhow::Result<()> {
             shutdown.cancelled().await;
             Ok(())
         })
-        .await?;
+        .await;
+    sweeper.abort();
+    monitor?;
     tracing::info!("export worker stopped");
     Ok(())
 }

@@ -2,10 +2,9 @@
 
 use crate::auth::Tenant;
 use crate::state::AppState;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-#[get("/v1/datasets")]
 pub async fn list_datasets(state: web::Data<AppState>, _tenant: Tenant) -> HttpResponse {
     let datasets: Vec<_> = state
         .catalog

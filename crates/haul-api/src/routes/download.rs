@@ -3,7 +3,7 @@
 use crate::auth::{bearer, check_download_token, tenant_for_key};
 use crate::error::ApiError;
 use crate::state::AppState;
-use actix_web::{HttpRequest, HttpResponse, get, http::StatusCode, http::header, web};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, http::header, web};
 use haul_core::Status;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -13,7 +13,6 @@ pub struct DownloadQuery {
     token: Option<String>,
 }
 
-#[get("/v1/exports/{id}/download")]
 pub async fn download(
     state: web::Data<AppState>,
     req: HttpRequest,

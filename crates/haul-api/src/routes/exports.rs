@@ -4,9 +4,7 @@ use crate::auth::Tenant;
 use crate::error::ApiError;
 use crate::resource::{ExportResource, self_path};
 use crate::state::AppState;
-use actix_web::{
-    HttpRequest, HttpResponse, delete, get, http::StatusCode, http::header, post, web,
-};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, http::header, web};
 use haul_core::limits::IDEMPOTENCY_KEY_MAX_LEN;
 use haul_core::{ExportRequest, ExportSpec, Status};
 use haul_db::meta::{ExportRow, NewExport};
@@ -19,7 +17,6 @@ use uuid::Uuid;
 /// Seconds a client over its quota is told to wait before trying again.
 const QUOTA_RETRY_AFTER_SECS: u64 = 30;
 
-#[post("/v1/exports")]
 pub async fn create_export(
     state: web::Data<AppState>,
     tenant: Tenant,
@@ -30,10 +27,10 @@ pub async fn create_export(
     let idempotency_key = idempotency_key(&req)?;
     let request_hash: [u8; 32] =
         Sha256::digest(serde_json::to_vec(&request).map_err(anyhow::Error::from)?).into();
-    if let Some(key) = &idempotency_key {
-        if let Some(existing) = state.meta.export_by_idempotency_key(&tenant.0, key).await? {
-            return replay(&state, &existing, &request_hash);
-        }
+    if let Some(key) = &idempotency_key
+        && let Some(existing) = state.meta.export_by_idempotency_key(&tenant.0, key).await?
+    {
+        return replay(&state, &existing, &request_hash);
     }
     let id = Uuid::now_v7();
     let spec = ExportSpec::from_request(
@@ -101,17 +98,35 @@ fn parse_body(req: &HttpRequest, body: &[u8]) -> Result<ExportRequest, ApiError>
             format!("Content-Type must be application/json, not `{content_type}`"),
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_data() {
-            ApiError::unprocessable("invalid-request", format!("body: {e}"))
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let request: ExportRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_data() {
+            // serde names unknown fields itself; the path names mistyped ones.
+            let at = if path == "." {
+                "body".to_string()
+            } else {
+                path
+            };
+            ApiError::unprocessable("invalid-request", format!("{at}: {inner}"))
         } else {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "malformed-json",
-                format!("body is not valid JSON: {e}"),
+                format!("body is not valid JSON: {inner}"),
             )
         }
-    })
+    })?;
+    // Trailing garbage after the object is malformed JSON too.
+    de.end().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            format!("body is not valid JSON: {e}"),
+        )
+    })?;
+    Ok(request)
 }
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
@@ -181,7 +196,6 @@ async fn check_against_source(state: &AppState, spec: &ExportSpec) -> Result<(),
     Ok(())
 }
 
-#[get("/v1/exports/{id}")]
 pub async fn get_export(
     state: web::Data<AppState>,
     tenant: Tenant,
@@ -202,7 +216,6 @@ async fn find(state: &AppState, tenant: &Tenant, id: &str) -> Result<ExportRow, 
         .ok_or_else(ApiError::not_found)
 }
 
-#[delete("/v1/exports/{id}")]
 pub async fn delete_export(
     state: web::Data<AppState>,
     tenant: Tenant,
@@ -251,7 +264,6 @@ const LIST_CURSOR: &str = "list";
 const LIST_DEFAULT_LIMIT: i64 = 50;
 const LIST_MAX_LIMIT: i64 = 200;
 
-#[get("/v1/exports")]
 pub async fn list_exports(
     state: web::Data<AppState>,
     tenant: Tenant,

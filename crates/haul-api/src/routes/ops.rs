@@ -2,17 +2,15 @@
 
 use crate::error::Problem;
 use crate::state::AppState;
-use actix_web::{HttpResponse, get, http::StatusCode, web};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use serde_json::json;
 
 /// The process is up; checks nothing else, so it never flaps with a dependency.
-#[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// Haul's database, the source database and S3 all answer.
-#[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let (meta, source, s3) =
         tokio::join!(state.meta.ping(), state.source.ping(), state.storage.ping());

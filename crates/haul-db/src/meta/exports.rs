@@ -316,3 +316,55 @@ impl MetaDb {
         Ok(())
     }
 }
+
+/// An export whose S3 object or upload the sweeper must clean up.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Leftover {
+    pub id: Uuid,
+    pub object_key: Option<String>,
+    pub upload_id: Option<String>,
+}
+
+impl MetaDb {
+    /// Failed or cancelled exports whose upload could not be aborted yet.
+    pub async fn unaborted_uploads(&self, limit: i64) -> anyhow::Result<Vec<Leftover>> {
+        Ok(sqlx::query_as(
+            "SELECT id, object_key, upload_id FROM haul.exports
+              WHERE status IN ('failed', 'cancelled', 'expired') AND upload_id IS NOT NULL
+              ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn clear_upload(&self, id: Uuid, upload_id: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE haul.exports SET upload_id = NULL WHERE id = $1 AND upload_id = $2")
+            .bind(id)
+            .bind(upload_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Succeeded exports past their `expires_at`.
+    pub async fn expired_exports(&self, limit: i64) -> anyhow::Result<Vec<Leftover>> {
+        Ok(sqlx::query_as(
+            "SELECT id, object_key, upload_id FROM haul.exports
+              WHERE status = 'succeeded' AND expires_at < now() ORDER BY expires_at LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Whether a queued or running export owns this multipart upload.
+    pub async fn owns_upload(&self, upload_id: &str) -> anyhow::Result<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM haul.exports WHERE upload_id = $1 AND status IN ('queued', 'running'))",
+        )
+        .bind(upload_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+}

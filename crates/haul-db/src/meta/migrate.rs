@@ -12,7 +12,7 @@ const MIGRATIONS: &[(i32, &str, &str)] =
     &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
 
 /// An arbitrary constant: the advisory lock that serializes migrations.
-const MIGRATION_LOCK: i64 = 0x6861_756c_6d69_67; // "haulmig"
+const MIGRATION_LOCK: i64 = 0x0068_6175_6c6d_6967; // "haulmig"
 
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     let mut tx = pool

@@ -52,6 +52,11 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Runs a query that answers one boolean (start-up checks).
+pub async fn scalar_bool(meta: &MetaDb, sql: &'static str) -> anyhow::Result<bool> {
+    Ok(sqlx::query_scalar(sql).fetch_one(&meta.pool).await?)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -62,9 +67,4 @@ mod tests {
         );
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
     }
-}
-
-/// Runs a query that answers one boolean (start-up checks).
-pub async fn scalar_bool(meta: &MetaDb, sql: &'static str) -> anyhow::Result<bool> {
-    Ok(sqlx::query_scalar(sql).fetch_one(&meta.pool).await?)
 }
