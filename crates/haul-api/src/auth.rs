@@ -41,7 +41,8 @@ pub fn bearer(req: &HttpRequest) -> Option<String> {
         .then(|| key.trim().to_string())
 }
 
-/// Looks the key up by prefix and compares hashes in constant time.
+/// Looks the key up by prefix and compares hashes in constant time, then
+/// takes the request from the key's rate limit (429 `rate-limited`).
 pub async fn tenant_for_key(state: &AppState, key: &str) -> Result<Option<String>, ApiError> {
     let Some(prefix) = api_key::prefix(key) else {
         return Ok(None);
@@ -50,7 +51,11 @@ pub async fn tenant_for_key(state: &AppState, key: &str) -> Result<Option<String
         return Ok(None);
     };
     let matches: bool = api_key::hash(key).ct_eq(row.key_hash.as_slice()).into();
-    Ok(matches.then_some(row.tenant))
+    if !matches {
+        return Ok(None);
+    }
+    state.rate_limiter.check(prefix)?;
+    Ok(Some(row.tenant))
 }
 
 const DOWNLOAD_PURPOSE: &str = "download";

@@ -9,13 +9,16 @@ use serde::Serialize;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-#[derive(Debug, Serialize)]
+/// An RFC 9457 problem document, served as `application/problem+json`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
     pub status: u16,
+    /// Names the offending field or value.
     pub detail: String,
+    /// Stable kebab-case error code, e.g. `dataset-not-found`.
     pub code: String,
 }
 

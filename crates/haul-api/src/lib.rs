@@ -3,7 +3,9 @@
 
 pub mod auth;
 pub mod error;
+pub mod openapi;
 pub mod problem_layer;
+pub mod rate_limit;
 pub mod resource;
 pub mod routes;
 pub mod startup;

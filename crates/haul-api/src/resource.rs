@@ -6,14 +6,17 @@ use chrono::{DateTime, Utc};
 use haul_core::{KeyCursor, Status};
 use haul_db::meta::ExportRow;
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ExportResource {
+    /// UUIDv7.
     pub id: Uuid,
     pub dataset: String,
     pub format: String,
     pub compression: String,
+    /// `queued`, `running`, `succeeded`, `failed`, `cancelled` or `expired`.
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -25,33 +28,36 @@ pub struct ExportResource {
     pub links: Links,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Progress {
     pub rows: i64,
     pub bytes: i64,
     pub rows_estimate: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ExportResultView {
     pub rows: i64,
     pub bytes: i64,
+    /// Lowercase hex SHA-256 of the downloaded bytes.
     pub sha256: String,
     pub content_type: String,
     pub filename: String,
+    /// Cursor for the next incremental export (`since`).
     pub next_since: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorView {
     pub code: String,
     pub message: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Links {
     #[serde(rename = "self")]
     pub this: String,
+    /// Absolute URL with a signed, expiring token, once succeeded.
     pub download: Option<String>,
 }
 

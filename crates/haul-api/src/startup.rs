@@ -32,7 +32,10 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             )
             .service(web::resource("/v1/datasets").route(web::get().to(datasets::list_datasets)))
             .service(web::resource("/healthz").route(web::get().to(ops::healthz)))
-            .service(web::resource("/readyz").route(web::get().to(ops::readyz)));
+            .service(web::resource("/readyz").route(web::get().to(ops::readyz)))
+            .service(
+                web::resource("/openapi.json").route(web::get().to(crate::openapi::openapi_json)),
+            );
     }
 }
 

@@ -1,5 +1,6 @@
 //! What every request handler shares.
 
+use crate::rate_limit::KeyRateLimiter;
 use haul_core::{Catalog, Settings, Signer};
 use haul_db::MetaDb;
 use haul_db::source::SourceChecker;
@@ -14,4 +15,6 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub signer: Signer,
     pub source: SourceChecker,
+    /// Shared by every HTTP worker thread, so the limit is per process.
+    pub rate_limiter: Arc<KeyRateLimiter>,
 }

@@ -28,6 +28,10 @@ pub struct ServerSettings {
     pub public_url: String,
     pub max_body: Size,
     pub workers: usize,
+    /// Requests per second each API key may make on average (429 beyond).
+    pub rate_limit_per_second: u32,
+    /// Requests an API key may make at once before the rate applies.
+    pub rate_limit_burst: u32,
 }
 
 impl Default for ServerSettings {
@@ -37,6 +41,8 @@ impl Default for ServerSettings {
             public_url: "http://127.0.0.1:8080".into(),
             max_body: Size::mib(1),
             workers: 2,
+            rate_limit_per_second: 50,
+            rate_limit_burst: 100,
         }
     }
 }
@@ -274,6 +280,14 @@ impl Settings {
             ("worker.max_attempts", self.worker.max_attempts as u64),
             ("worker.max_parts", self.worker.max_parts as u64),
             ("server.workers", self.server.workers as u64),
+            (
+                "server.rate_limit_per_second",
+                self.server.rate_limit_per_second as u64,
+            ),
+            (
+                "server.rate_limit_burst",
+                self.server.rate_limit_burst as u64,
+            ),
             (
                 "database.max_connections",
                 self.database.max_connections as u64,

@@ -12,26 +12,40 @@ use std::collections::BTreeMap;
 
 /// The request body exactly as a client may send it. Unknown fields are
 /// rejected rather than ignored, so a typo never silently widens an export.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"dataset": "events", "format": "csv", "columns": ["id", "kind"],
+    "filter": {"kind": {"eq": "buy"}}}))]
 pub struct ExportRequest {
+    /// A dataset the operator declared (see `GET /v1/datasets`).
     pub dataset: String,
+    /// `csv` (default), `tsv`, `ndjson` or `json`.
     #[serde(default)]
     pub format: Option<String>,
+    /// `none` (default), `gzip` or `zstd`.
     #[serde(default)]
     pub compression: Option<String>,
+    /// Columns to export, in this order; default: the dataset's columns.
     #[serde(default)]
     pub columns: Option<Vec<String>>,
+    /// Column name to operators (`eq`, `ne`, `lt`, `lte`, `gt`, `gte`, `in`
+    /// (array), `is_null` (bool)) to JSON values; only filterable columns.
     #[serde(default)]
+    #[schema(value_type = Option<HashMap<String, HashMap<String, Object>>>)]
     pub filter: Option<BTreeMap<String, BTreeMap<String, Value>>>,
+    /// Opaque cursor from an earlier export's `result.next_since`.
     #[serde(default)]
     pub since: Option<String>,
+    /// Header line for csv and tsv (default true).
     #[serde(default)]
     pub header: Option<bool>,
+    /// Session time zone for timestamps (default `UTC`).
     #[serde(default)]
     pub timezone: Option<String>,
+    /// File name without extension: A-Z a-z 0-9 . _ - (up to 200).
     #[serde(default)]
     pub filename: Option<String>,
+    /// http(s) URL notified when the export ends.
     #[serde(default)]
     pub callback_url: Option<String>,
 }

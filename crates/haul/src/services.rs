@@ -57,6 +57,9 @@ impl Services {
                 self.settings.source_url(),
                 self.settings.source.max_connections as usize,
             )?,
+            rate_limiter: Arc::new(haul_api::rate_limit::KeyRateLimiter::from_settings(
+                &self.settings.server,
+            )),
         })
     }
 

@@ -1,18 +1,39 @@
 //! `GET /v1/exports/{id}/download`: a 303 to a freshly presigned S3 URL.
 
 use crate::auth::{bearer, check_download_token, tenant_for_key};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, http::header, web};
 use haul_core::Status;
 use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
+    /// Signed, expiring token from `links.download` (instead of a Bearer key).
     token: Option<String>,
 }
 
+/// Redirects to a freshly presigned S3 URL for the export's file.
+#[utoipa::path(
+    get,
+    path = "/v1/exports/{id}/download",
+    tag = "exports",
+    params(("id" = String, Path, description = "Export id (UUIDv7)"), DownloadQuery),
+    responses(
+        (status = 303, description = "Location: a presigned S3 GET URL, new on every call",
+         headers(("Location" = String), ("Cache-Control" = String, description = "no-store"))),
+        (status = 401, description = "Neither key nor token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Forged, altered, foreign or expired token (`invalid-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such export for this tenant (`export-not-found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not succeeded (`export-not-ready`)", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Expired (`export-expired`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate-limited`; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
+)]
 pub async fn download(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -1,7 +1,7 @@
 //! `/v1/exports`: create, read, list and cancel exports.
 
 use crate::auth::Tenant;
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::resource::{ExportResource, self_path};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, http::header, web};
@@ -10,13 +10,37 @@ use haul_core::{ExportRequest, ExportSpec, Status};
 use haul_db::meta::{ExportRow, NewExport};
 use haul_db::queue::enqueue_export;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 /// Seconds a client over its quota is told to wait before trying again.
 const QUOTA_RETRY_AFTER_SECS: u64 = 30;
 
+/// Starts an export of a declared dataset.
+#[utoipa::path(
+    post,
+    path = "/v1/exports",
+    tag = "exports",
+    request_body(content = ExportRequest, content_type = "application/json"),
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+         description = "Up to 255 characters; the same key and body within 24 h answer the same export (200)")
+    ),
+    responses(
+        (status = 202, description = "Export queued", body = ExportResource,
+         headers(("Location" = String, description = "/v1/exports/{id}"))),
+        (status = 200, description = "Replay of an earlier request with the same Idempotency-Key", body = ExportResource),
+        (status = 400, description = "Malformed JSON (`malformed-json`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown API key (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over server.max_body (`body-too-large`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json (`unsupported-media-type`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid request: `invalid-request`, `dataset-not-found`, `column-not-found`, `column-not-filterable`, `invalid-filter-value`, `unknown-filter-operator`, `invalid-since`, `invalid-timezone`, `invalid-filename`, `too-many-columns`, `idempotency-key-reused`, ...", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too-many-active-exports` or `rate-limited`; see Retry-After", body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create_export(
     state: web::Data<AppState>,
     tenant: Tenant,
@@ -29,6 +53,7 @@ pub async fn create_export(
         Sha256::digest(serde_json::to_vec(&request).map_err(anyhow::Error::from)?).into();
     if let Some(key) = &idempotency_key
         && let Some(existing) = state.meta.export_by_idempotency_key(&tenant.0, key).await?
+        && remembered(&existing)
     {
         return replay(&state, &existing, &request_hash);
     }
@@ -42,8 +67,26 @@ pub async fn create_export(
     )?;
     check_against_source(&state, &spec).await?;
 
+    // Every insert of the tenant happens under this lock, so what the
+    // lookups below see cannot change before the insert commits.
     let mut tx = state.meta.pool.begin().await.map_err(anyhow::Error::from)?;
     let active = state.meta.lock_and_count_active(&mut tx, &tenant.0).await?;
+    if let Some(key) = &idempotency_key
+        && let Some(existing) = state
+            .meta
+            .export_by_idempotency_key_locked(&mut tx, &tenant.0, key)
+            .await?
+    {
+        if remembered(&existing) {
+            // A concurrent request with the same key committed first.
+            tx.rollback().await.map_err(anyhow::Error::from)?;
+            return replay(&state, &existing, &request_hash);
+        }
+        state
+            .meta
+            .forget_idempotency_key(&mut tx, &tenant.0, existing.id)
+            .await?;
+    }
     let max_active = state.settings.exports.max_active_per_tenant as i64;
     if active >= max_active {
         return Err(ApiError::Client {
@@ -142,15 +185,22 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// Idempotency keys are remembered for 24 hours (API.md); after that the key
+/// may name a new export.
+fn remembered(existing: &ExportRow) -> bool {
+    chrono::Utc::now() - existing.created_at < chrono::Duration::hours(IDEMPOTENCY_WINDOW_HOURS)
+}
+
+const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
+
 /// A repeated Idempotency-Key: the same body gets the original export (200),
-/// another body is refused. Keys are remembered for 24 hours (API.md).
+/// another body is refused.
 fn replay(
     state: &AppState,
     existing: &ExportRow,
     request_hash: &[u8; 32],
 ) -> Result<HttpResponse, ApiError> {
-    let fresh = chrono::Utc::now() - existing.created_at < chrono::Duration::hours(24);
-    if fresh && existing.request_hash.as_deref() != Some(request_hash.as_slice()) {
+    if existing.request_hash.as_deref() != Some(request_hash.as_slice()) {
         return Err(ApiError::unprocessable(
             "idempotency-key-reused",
             "Idempotency-Key was already used with a different body",
@@ -196,6 +246,20 @@ async fn check_against_source(state: &AppState, spec: &ExportSpec) -> Result<(),
     Ok(())
 }
 
+/// One export of the caller's tenant.
+#[utoipa::path(
+    get,
+    path = "/v1/exports/{id}",
+    tag = "exports",
+    params(("id" = String, Path, description = "Export id (UUIDv7)")),
+    responses(
+        (status = 200, description = "The export", body = ExportResource),
+        (status = 401, description = "Missing or unknown API key (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such export for this tenant (`export-not-found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate-limited`; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get_export(
     state: web::Data<AppState>,
     tenant: Tenant,
@@ -216,6 +280,20 @@ async fn find(state: &AppState, tenant: &Tenant, id: &str) -> Result<ExportRow, 
         .ok_or_else(ApiError::not_found)
 }
 
+/// Cancels a queued or running export, or deletes a succeeded export's file.
+#[utoipa::path(
+    delete,
+    path = "/v1/exports/{id}",
+    tag = "exports",
+    params(("id" = String, Path, description = "Export id (UUIDv7)")),
+    responses(
+        (status = 202, description = "Cancelling, cancelled or expired", body = ExportResource),
+        (status = 401, description = "Missing or unknown API key (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such export for this tenant (`export-not-found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate-limited`; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn delete_export(
     state: web::Data<AppState>,
     tenant: Tenant,
@@ -248,11 +326,23 @@ pub async fn delete_export(
     Ok(HttpResponse::Accepted().json(ExportResource::from_row(&state, &row)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only exports with this status.
     status: Option<String>,
+    /// Page size, 1 to 200 (default 50).
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+}
+
+/// One page of the tenant's exports, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct ExportList {
+    pub exports: Vec<ExportResource>,
+    /// Cursor of the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -264,6 +354,20 @@ const LIST_CURSOR: &str = "list";
 const LIST_DEFAULT_LIMIT: i64 = 50;
 const LIST_MAX_LIMIT: i64 = 200;
 
+/// The tenant's exports, newest first, keyset-paginated.
+#[utoipa::path(
+    get,
+    path = "/v1/exports",
+    tag = "exports",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page", body = ExportList),
+        (status = 401, description = "Missing or unknown API key (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid-status`, `invalid-limit` or `invalid-cursor`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate-limited`; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list_exports(
     state: web::Data<AppState>,
     tenant: Tenant,
@@ -315,5 +419,8 @@ pub async fn list_exports(
         .iter()
         .map(|r| ExportResource::from_row(&state, r))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"exports": exports, "next_cursor": next_cursor})))
+    Ok(HttpResponse::Ok().json(ExportList {
+        exports,
+        next_cursor,
+    }))
 }

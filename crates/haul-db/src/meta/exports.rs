@@ -93,6 +93,40 @@ impl MetaDb {
         Ok(row)
     }
 
+    /// The tenant's export with this idempotency key, read on the connection
+    /// of a transaction that holds the tenant's lock (a second connection
+    /// from the pool could be taken by requests queued behind that lock).
+    pub async fn export_by_idempotency_key_locked(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        tenant: &str,
+        key: &str,
+    ) -> anyhow::Result<Option<ExportRow>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM haul.exports WHERE tenant = $1 AND idempotency_key = $2")
+                .bind(tenant)
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await?,
+        )
+    }
+
+    /// Frees an idempotency key older than its 24-hour window, inside the
+    /// transaction that is about to reuse it for a new export.
+    pub async fn forget_idempotency_key(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        tenant: &str,
+        id: Uuid,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE haul.exports SET idempotency_key = NULL WHERE id = $1 AND tenant = $2")
+            .bind(id)
+            .bind(tenant)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     /// The tenant's export, or `None` (also for another tenant's id).
     pub async fn export_for(&self, tenant: &str, id: Uuid) -> anyhow::Result<Option<ExportRow>> {
         Ok(
