@@ -10,6 +10,8 @@ pub mod resource;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod streaming;
+pub mod webhooks;
 
 pub use startup::{build_server, configure};
 pub use state::AppState;

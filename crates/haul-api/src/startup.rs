@@ -1,7 +1,7 @@
 //! Builds the actix-web application on any listener (port 0 in tests).
 
 use crate::problem_layer::problem_errors;
-use crate::routes::{datasets, download, exports, ops};
+use crate::routes::{datasets, download, exports, metrics, ops};
 use crate::state::AppState;
 use actix_web::{App, HttpServer, dev::Server, middleware, web};
 use std::net::TcpListener;
@@ -31,11 +31,17 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .default_service(web::to(method_not_allowed)),
             )
             .service(web::resource("/v1/datasets").route(web::get().to(datasets::list_datasets)))
+            .service(
+                web::resource("/v1/datasets/{name}/rows")
+                    .route(web::get().to(crate::streaming::route::stream_rows))
+                    .default_service(web::to(method_not_allowed)),
+            )
             .service(web::resource("/healthz").route(web::get().to(ops::healthz)))
             .service(web::resource("/readyz").route(web::get().to(ops::readyz)))
             .service(
                 web::resource("/openapi.json").route(web::get().to(crate::openapi::openapi_json)),
-            );
+            )
+            .service(web::resource("/metrics").route(web::get().to(metrics::metrics)));
     }
 }
 

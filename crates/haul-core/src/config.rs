@@ -18,6 +18,7 @@ pub struct Settings {
     pub download: DownloadSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub webhooks: WebhookSettings,
     pub datasets: BTreeMap<String, DatasetConfig>,
 }
 
@@ -202,6 +203,33 @@ impl Default for LogSettings {
     }
 }
 
+/// Callbacks to `callback_url` when an export ends.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// HMAC key of the `Haul-Signature` header. Receivers need it to verify
+    /// deliveries, so it is a secret of its own, never `auth.signing_secret`.
+    /// Unset: requests with a `callback_url` are refused.
+    pub signing_secret: Option<String>,
+    /// Deliveries tried (first try plus retries) before giving up.
+    pub max_attempts: u32,
+    /// Pause before the first retry; doubles per retry, with jitter, up to an hour.
+    pub retry_backoff: Span,
+    /// Time allowed for the receiver to answer one delivery.
+    pub timeout: Span,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            signing_secret: None,
+            max_attempts: 8,
+            retry_backoff: Span::secs(5),
+            timeout: Span::secs(10),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -300,6 +328,17 @@ impl Settings {
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(bad(key, "must be at least 1"));
+        }
+        if self.webhooks.max_attempts == 0 {
+            return Err(bad("webhooks.max_attempts", "must be at least 1"));
+        }
+        if let Some(secret) = &self.webhooks.signing_secret
+            && secret.len() < MIN_SIGNING_SECRET_LEN
+        {
+            return Err(bad(
+                "webhooks.signing_secret",
+                format!("must be at least {MIN_SIGNING_SECRET_LEN} bytes"),
+            ));
         }
         if self.worker.max_parts > crate::limits::S3_MAX_PARTS {
             return Err(bad("worker.max_parts", "S3 allows at most 10000 parts"));

@@ -7,6 +7,7 @@ pub mod config;
 pub mod cursor;
 pub mod format;
 pub mod limits;
+pub mod metrics;
 pub mod signing;
 pub mod spec;
 pub mod status;

@@ -13,7 +13,17 @@ use std::time::Duration;
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 async fn handle(job: ExportJob, ctx: Data<WorkerContext>) -> Result<(), BoxDynError> {
-    match run_export(&ctx, job.export_id).await {
+    let started = std::time::Instant::now();
+    let outcome = run_export(&ctx, job.export_id).await;
+    let label = match &outcome {
+        Ok(JobOutcome::Finished) => "finished",
+        Ok(JobOutcome::HandBack) => "handed_back",
+        Err(_) => "error",
+    };
+    haul_core::metrics::JOB_SECONDS
+        .with_label_values(&[label])
+        .observe(started.elapsed().as_secs_f64());
+    match outcome {
         Ok(JobOutcome::Finished) => Ok(()),
         // DeferredError puts the job back to Pending for immediate re-claim.
         Ok(JobOutcome::HandBack) => {

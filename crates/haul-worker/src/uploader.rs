@@ -49,8 +49,12 @@ impl Uploader {
         }
         let upload = self.upload.clone();
         let n = checkpoint.part_number;
-        let task =
-            tokio::spawn(async move { upload.upload_part(n, body).await.map_err(JobError::from) });
+        let task = tokio::spawn(async move {
+            let timer = haul_core::metrics::PART_UPLOAD_SECONDS.start_timer();
+            let uploaded = upload.upload_part(n, body).await.map_err(JobError::from);
+            timer.observe_duration();
+            uploaded
+        });
         self.in_flight.push_back((checkpoint, task));
         Ok(())
     }

@@ -24,6 +24,7 @@ impl Services {
     /// Connects and checks everything `serve` and `work` rely on, failing
     /// with a message that names the problem (and the dataset, if it is one).
     pub async fn start(settings: Settings) -> anyhow::Result<Self> {
+        haul_core::metrics::init();
         let meta =
             MetaDb::connect(&settings.database.url, settings.database.max_connections).await?;
         ensure_migrated(&meta).await?;
@@ -87,6 +88,10 @@ impl Services {
         )?;
         let handle = server.handle();
         tracing::info!(%addr, "API listening");
+        tokio::spawn(haul_api::webhooks::run_deliverer(
+            self.app_state()?,
+            shutdown.clone(),
+        ));
         tokio::spawn(async move {
             shutdown.cancelled().await;
             handle.stop(true).await;

@@ -66,6 +66,12 @@ pub async fn create_export(
         &id.to_string(),
     )?;
     check_against_source(&state, &spec).await?;
+    if spec.callback_url.is_some() && state.settings.webhooks.signing_secret.is_none() {
+        return Err(ApiError::unprocessable(
+            "callbacks-disabled",
+            "callback_url: this server has no webhooks.signing_secret, so it sends no callbacks",
+        ));
+    }
 
     // Every insert of the tenant happens under this lock, so what the
     // lookups below see cannot change before the insert commits.
@@ -213,7 +219,10 @@ fn replay(
 
 /// Checks PostgreSQL alone can make: the time zone exists, and every filter
 /// value is valid input for its column's type.
-async fn check_against_source(state: &AppState, spec: &ExportSpec) -> Result<(), ApiError> {
+pub(crate) async fn check_against_source(
+    state: &AppState,
+    spec: &ExportSpec,
+) -> Result<(), ApiError> {
     if spec.timezone != "UTC" && !state.source.is_timezone(&spec.timezone).await? {
         return Err(ApiError::unprocessable(
             "invalid-timezone",

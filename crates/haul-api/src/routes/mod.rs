@@ -3,4 +3,5 @@
 pub mod datasets;
 pub mod download;
 pub mod exports;
+pub mod metrics;
 pub mod ops;

@@ -161,13 +161,15 @@ impl MetaDb {
 
     /// Takes ownership of a queued or running export for a new attempt: bumps
     /// the attempt, draws a fresh lease (fencing out any earlier holder) and
-    /// marks it running. `None` when it is no longer runnable.
+    /// marks it running. `None` when it is no longer runnable. A running
+    /// export with a pending cancel is claimed too, so that the new holder
+    /// can abort its upload and end it (its earlier worker may have died).
     pub async fn claim_export(&self, id: Uuid) -> anyhow::Result<Option<ExportRow>> {
         Ok(sqlx::query_as(
             "UPDATE haul.exports
                 SET status = 'running', attempt = attempt + 1, lease = gen_random_uuid(),
                     started_at = coalesce(started_at, now())
-              WHERE id = $1 AND status IN ('queued', 'running') AND NOT cancel_requested
+              WHERE id = $1 AND status IN ('queued', 'running')
               RETURNING *",
         )
         .bind(id)
@@ -201,35 +203,38 @@ impl MetaDb {
         fenced(done.rows_affected(), id)
     }
 
-    /// Marks success, only for the current lease: a stale worker's completion
-    /// is rejected here, in the same statement that would record it.
+    /// Locks the export row for the attempt holding `lease`, or fails with
+    /// [`LeaseLost`]. Until the lock is released (by [`LockedExport::succeed`],
+    /// [`LockedExport::end`] or dropping it), no other attempt can claim the
+    /// export and no cancel request can slip in, so whatever the holder does
+    /// to the upload meanwhile (complete it, abort it) belongs to the outcome
+    /// it then records.
+    pub async fn lock_export(&self, id: Uuid, lease: Uuid) -> anyhow::Result<LockedExport> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<ExportRow> = sqlx::query_as(
+            "SELECT * FROM haul.exports WHERE id = $1 AND lease = $2 AND status = 'running' FOR UPDATE",
+        )
+        .bind(id)
+        .bind(lease)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match row {
+            Some(row) => Ok(LockedExport { tx, row, lease }),
+            None => Err(LeaseLost(id).into()),
+        }
+    }
+
+    /// Marks success, only for the current lease.
     pub async fn succeed_export(
         &self,
         id: Uuid,
         lease: Uuid,
         r: &ExportResult<'_>,
     ) -> anyhow::Result<()> {
-        let done = sqlx::query(
-            "UPDATE haul.exports
-                SET status = 'succeeded', finished_at = now(), rows = $3, bytes = $4, sha256 = $5,
-                    content_type = $6, filename = $7, expires_at = $8, upload_id = NULL, lease = NULL
-              WHERE id = $1 AND lease = $2 AND status = 'running'",
-        )
-        .bind(id)
-        .bind(lease)
-        .bind(r.rows)
-        .bind(r.bytes)
-        .bind(r.sha256)
-        .bind(r.content_type)
-        .bind(r.filename)
-        .bind(r.expires_at)
-        .execute(&self.pool)
-        .await?;
-        fenced(done.rows_affected(), id)
+        self.lock_export(id, lease).await?.succeed(r).await
     }
 
-    /// Ends an attempt as failed or cancelled. `upload_open` keeps the upload
-    /// id when aborting it did not succeed, so the sweeper can retry the abort.
+    /// Ends an attempt as failed or cancelled, only for the current lease.
     pub async fn end_export(
         &self,
         id: Uuid,
@@ -238,21 +243,10 @@ impl MetaDb {
         error: Option<(&str, &str)>,
         upload_open: bool,
     ) -> anyhow::Result<()> {
-        let done = sqlx::query(
-            "UPDATE haul.exports
-                SET status = $3, finished_at = now(), error_code = $4, error_message = $5, lease = NULL,
-                    upload_id = CASE WHEN $6 THEN upload_id END
-              WHERE id = $1 AND lease = $2 AND status = 'running'",
-        )
-        .bind(id)
-        .bind(lease)
-        .bind(status.as_str())
-        .bind(error.map(|e| e.0))
-        .bind(error.map(|e| e.1))
-        .bind(upload_open)
-        .execute(&self.pool)
-        .await?;
-        fenced(done.rows_affected(), id)
+        self.lock_export(id, lease)
+            .await?
+            .end(status, error, upload_open)
+            .await
     }
 
     /// Whether a client asked to cancel this export.
@@ -264,6 +258,70 @@ impl MetaDb {
                 .await?
                 .unwrap_or(true),
         )
+    }
+}
+
+/// An export row locked by the attempt that holds its lease; see
+/// [`MetaDb::lock_export`].
+pub struct LockedExport {
+    tx: Transaction<'static, Postgres>,
+    /// The row as locked: current upload, cancel flag and all.
+    pub row: ExportRow,
+    lease: Uuid,
+}
+
+impl LockedExport {
+    /// Marks success and releases the lock. The statement checks the lease
+    /// itself, so a stale worker's completion is rejected where it would be
+    /// recorded.
+    pub async fn succeed(mut self, r: &ExportResult<'_>) -> anyhow::Result<()> {
+        let done = sqlx::query(
+            "UPDATE haul.exports
+                SET status = 'succeeded', finished_at = now(), rows = $3, bytes = $4, sha256 = $5,
+                    content_type = $6, filename = $7, expires_at = $8, upload_id = NULL, lease = NULL
+              WHERE id = $1 AND lease = $2 AND status = 'running'",
+        )
+        .bind(self.row.id)
+        .bind(self.lease)
+        .bind(r.rows)
+        .bind(r.bytes)
+        .bind(r.sha256)
+        .bind(r.content_type)
+        .bind(r.filename)
+        .bind(r.expires_at)
+        .execute(&mut *self.tx)
+        .await?;
+        fenced(done.rows_affected(), self.row.id)?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends the attempt as failed or cancelled and releases the lock.
+    /// `upload_open` keeps the upload id when aborting it did not succeed,
+    /// so the sweeper can retry the abort.
+    pub async fn end(
+        mut self,
+        status: Status,
+        error: Option<(&str, &str)>,
+        upload_open: bool,
+    ) -> anyhow::Result<()> {
+        let done = sqlx::query(
+            "UPDATE haul.exports
+                SET status = $3, finished_at = now(), error_code = $4, error_message = $5, lease = NULL,
+                    upload_id = CASE WHEN $6 THEN upload_id END
+              WHERE id = $1 AND lease = $2 AND status = 'running'",
+        )
+        .bind(self.row.id)
+        .bind(self.lease)
+        .bind(status.as_str())
+        .bind(error.map(|e| e.0))
+        .bind(error.map(|e| e.1))
+        .bind(upload_open)
+        .execute(&mut *self.tx)
+        .await?;
+        fenced(done.rows_affected(), self.row.id)?;
+        self.tx.commit().await?;
+        Ok(())
     }
 }
 
@@ -359,6 +417,24 @@ pub struct Leftover {
     pub upload_id: Option<String>,
 }
 
+/// An arbitrary constant: the advisory lock that gives one sweeper at a time
+/// its turn.
+const SWEEP_LOCK: i64 = 0x0068_6175_6c73_7770; // "haulswp"
+
+impl MetaDb {
+    /// The sweeper's turn, held until the returned transaction ends (or its
+    /// connection dies with the process). `None` while another process
+    /// sweeps: many workers then do not repeat the same S3 calls.
+    pub async fn try_sweep_turn(&self) -> anyhow::Result<Option<Transaction<'static, Postgres>>> {
+        let mut tx = self.pool.begin().await?;
+        let mine: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(SWEEP_LOCK)
+            .fetch_one(&mut *tx)
+            .await?;
+        Ok(mine.then_some(tx))
+    }
+}
+
 impl MetaDb {
     /// Failed or cancelled exports whose upload could not be aborted yet.
     pub async fn unaborted_uploads(&self, limit: i64) -> anyhow::Result<Vec<Leftover>> {
@@ -400,5 +476,16 @@ impl MetaDb {
         .bind(upload_id)
         .fetch_one(&self.pool)
         .await?)
+    }
+}
+
+impl MetaDb {
+    /// Exports per status, over every tenant (for `/metrics`).
+    pub async fn status_counts(&self) -> anyhow::Result<Vec<(String, i64)>> {
+        Ok(
+            sqlx::query_as("SELECT status, count(*) FROM haul.exports GROUP BY status")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 }

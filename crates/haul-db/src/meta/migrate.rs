@@ -8,8 +8,14 @@
 use anyhow::Context;
 use sqlx::PgPool;
 
-const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/0001_init.sql")),
+    (
+        2,
+        "webhooks",
+        include_str!("../../migrations/0002_webhooks.sql"),
+    ),
+];
 
 /// An arbitrary constant: the advisory lock that serializes migrations.
 const MIGRATION_LOCK: i64 = 0x0068_6175_6c6d_6967; // "haulmig"

@@ -4,6 +4,7 @@ pub mod exports;
 pub mod keys;
 pub mod migrate;
 pub mod parts;
+pub mod webhooks;
 
 use anyhow::Context;
 use sqlx::{PgPool, postgres::PgPoolOptions};
