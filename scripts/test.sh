@@ -28,4 +28,9 @@ for arg in "$@"; do
     case $arg in -p | -p* | --package | --package=*) scope=() ;; esac
 done
 
+# The fault-injection tests run the real `haul` binary as child processes
+# (tests/src/process.rs), and `cargo test` does not build another package's
+# binary.
+cargo build -p haul --locked
+
 exec cargo test "${scope[@]}" --locked "$@"

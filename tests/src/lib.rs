@@ -8,6 +8,7 @@
 
 pub mod env;
 pub mod pg;
+pub mod process;
 pub mod proxy;
 pub mod s3;
 

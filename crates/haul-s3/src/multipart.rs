@@ -109,6 +109,24 @@ impl MultipartUpload {
         Ok(())
     }
 
+    /// Size of the object at the upload's key, `None` if there is none. A
+    /// completion answered `NoSuchUpload` checks this: an earlier attempt
+    /// may have completed the upload and died before recording it.
+    pub async fn object_size(&self) -> Result<Option<i64>, StorageError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.content_length()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     /// Aborts the upload so no part outlives a failed export. An upload that
     /// is already gone counts as aborted.
     pub async fn abort(&self) -> Result<(), StorageError> {

@@ -14,7 +14,7 @@ use haul_db::meta::exports::ExportResult;
 use haul_db::meta::{ExportRow, PartCheckpoint};
 use haul_db::source::{PageQuery, SourceConn, connect_source};
 use haul_encode::{Codec, JsonFramer, JsonLayout, PartWriter, ResumableSha256};
-use haul_s3::{MultipartUpload, UploadedPart};
+use haul_s3::{MultipartUpload, StorageError, UploadedPart};
 use std::pin::pin;
 use uuid::Uuid;
 
@@ -63,7 +63,9 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
     };
     tracing::info!(
         attempt = row.attempt,
+        upload_id = %upload.upload_id,
         resumed_parts = resumed.len(),
+        resumed_rows = resumed.last().map_or(0, |p| p.rows),
         "export attempt started"
     );
 
@@ -99,10 +101,31 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
             high_water: high_water.as_deref(),
             uploader: &mut uploader,
         };
-        pages.write_rest(&mut pos).await?;
+        if let Err(e) = pages.write_rest(&mut pos).await {
+            if matches!(e, JobError::Shutdown) {
+                // Parts already on their way are worth their checkpoints: the
+                // next worker then re-reads less. What does not make it in
+                // time is abandoned and simply uploaded again.
+                let finish = ctx.settings.worker.shutdown_grace.0 / 2;
+                if tokio::time::timeout(finish, uploader.drain())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("parts in flight did not finish in time; abandoning them");
+                }
+            }
+            return Err(e);
+        }
     }
     uploader.drain().await?;
-    uploader.upload().complete(&uploader.done).await?;
+    // The row stays locked from here until success is recorded: no other
+    // attempt can claim the export while this one completes its upload, and
+    // a stale attempt (lease lost) never gets to complete it.
+    let locked = ctx.meta.lock_export(id, lease).await?;
+    if locked.row.cancel_requested {
+        return Err(JobError::Cancelled);
+    }
+    complete_upload(uploader.upload(), &uploader.done, pos.bytes).await?;
     let expires_at = chrono::Utc::now() + ctx.settings.exports.ttl.0;
     let result = ExportResult {
         rows: pos.rows,
@@ -112,7 +135,9 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
         filename: &spec.filename,
         expires_at,
     };
-    ctx.meta.succeed_export(id, lease, &result).await?;
+    locked.succeed(&result).await?;
+    haul_core::metrics::ROWS_EXPORTED.inc_by(pos.rows as u64);
+    haul_core::metrics::BYTES_EXPORTED.inc_by(pos.bytes as u64);
     tracing::info!(
         rows = pos.rows,
         bytes = pos.bytes,
@@ -120,6 +145,39 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
         "export succeeded"
     );
     Ok(())
+}
+
+/// Completes the upload. `NoSuchUpload` is success when an earlier attempt
+/// under this export already completed it (and died before recording so):
+/// the object is then at its key with exactly the checkpointed size.
+async fn complete_upload(
+    upload: &MultipartUpload,
+    parts: &[UploadedPart],
+    expected_bytes: i64,
+) -> Result<(), JobError> {
+    match upload.complete(parts).await {
+        Ok(()) => Ok(()),
+        Err(StorageError::NoSuchUpload(m)) => match upload.object_size().await? {
+            Some(size) if size == expected_bytes => {
+                tracing::info!(
+                    size,
+                    "upload was already completed by an earlier attempt; keeping its object"
+                );
+                Ok(())
+            }
+            found => {
+                let at_key = match found {
+                    Some(size) => format!("an object of {size} bytes, not {expected_bytes}"),
+                    None => "no object".to_string(),
+                };
+                Err(JobError::permanent(
+                    "upload-lost",
+                    format!("the multipart upload is gone and its key holds {at_key}: {m}"),
+                ))
+            }
+        },
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// First attempt: fix the high-water key, estimate the rows, open the upload.

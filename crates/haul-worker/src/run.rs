@@ -32,6 +32,11 @@ pub async fn run_export(ctx: &WorkerContext, id: Uuid) -> anyhow::Result<JobOutc
             tracing::info!("export is no longer runnable; nothing to do");
             return Ok(JobOutcome::Finished);
         };
+        if row.cancel_requested {
+            // Cancelled while its earlier attempt was running or waiting to retry.
+            end_badly(ctx, &row, JobError::Cancelled).await?;
+            return Ok(JobOutcome::Finished);
+        }
         if row.attempt > max_attempts {
             // Earlier attempts died without recording an ending (crashes, OOM).
             let err = JobError::permanent(
@@ -78,22 +83,30 @@ fn backoff(base: Duration, attempt: i32) -> Duration {
     Duration::from_millis(millis)
 }
 
-/// Aborts the upload (so no object can appear at the final key) and records
-/// the ending. If the abort itself fails, the upload id stays on the row for
-/// the sweeper to abort later.
+/// Aborts the upload and removes any object at the final key (an earlier
+/// attempt may have completed the upload and died before recording it), then
+/// records the ending. The row stays locked under this attempt's lease
+/// meanwhile, so a stale attempt can never abort or delete what a newer one
+/// owns. If the abort fails, the upload id stays on the row for the sweeper.
 async fn end_badly(ctx: &WorkerContext, claimed: &ExportRow, err: JobError) -> anyhow::Result<()> {
     let lease = claimed.lease.expect("claimed");
-    // The row as claimed may predate the upload this attempt opened.
-    let row = ctx
-        .meta
-        .export(claimed.id)
-        .await?
-        .unwrap_or_else(|| claimed.clone());
+    let locked = match ctx.meta.lock_export(claimed.id, lease).await {
+        Err(e) if e.downcast_ref::<haul_db::meta::LeaseLost>().is_some() => {
+            tracing::warn!("another attempt owns this export; leaving its ending to it");
+            return Ok(());
+        }
+        other => other?,
+    };
+    // The locked row, not the claimed one: this attempt may have opened the upload.
+    let row = &locked.row;
     let mut upload_open = false;
     if let (Some(upload_id), Some(key)) = (&row.upload_id, &row.object_key) {
         let upload =
             MultipartUpload::resume(&ctx.storage.client, &ctx.storage.bucket, key, upload_id);
         upload_open = upload.abort().await.is_err();
+        if let Err(e) = ctx.storage.delete(key).await {
+            tracing::warn!(key, error = %e, "could not make sure no object is left at the final key");
+        }
     }
     let (status, error) = match &err {
         JobError::Cancelled => (Status::Cancelled, None),
@@ -104,14 +117,7 @@ async fn end_badly(ctx: &WorkerContext, claimed: &ExportRow, err: JobError) -> a
         None => tracing::info!("export cancelled"),
     }
     let error = error.as_ref().map(|(c, m)| (*c, m.as_str()));
-    match ctx
-        .meta
-        .end_export(row.id, lease, status, error, upload_open)
-        .await
-    {
-        Err(e) if e.downcast_ref::<haul_db::meta::LeaseLost>().is_some() => Ok(()),
-        other => other,
-    }
+    locked.end(status, error, upload_open).await
 }
 
 #[cfg(test)]

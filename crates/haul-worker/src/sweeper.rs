@@ -1,6 +1,7 @@
 //! Housekeeping that no single export owns, run by every worker process
-//! every `worker.sweep_every`. Each step is idempotent (deleting or aborting
-//! twice is harmless), so many workers can sweep at once.
+//! every `worker.sweep_every`. One process sweeps at a time (an advisory
+//! lock), and each step is idempotent anyway (deleting or aborting twice is
+//! harmless), so a sweeper that dies mid-way leaves nothing half-done.
 //! 1. abort uploads that failed or cancelled exports could not abort then;
 //! 2. delete the objects of exports past `exports.ttl` and mark them expired;
 //! 3. abort multipart uploads under Haul's prefix that no live export owns
@@ -26,7 +27,17 @@ pub async fn run_sweeper(ctx: WorkerContext) {
     }
 }
 
+/// One round, unless another process is sweeping right now.
 pub async fn sweep_once(ctx: &WorkerContext) -> anyhow::Result<()> {
+    let Some(turn) = ctx.meta.try_sweep_turn().await? else {
+        return Ok(());
+    };
+    let swept = sweep(ctx).await;
+    turn.commit().await?;
+    swept
+}
+
+async fn sweep(ctx: &WorkerContext) -> anyhow::Result<()> {
     let storage = &ctx.storage;
     for left in ctx.meta.unaborted_uploads(BATCH).await? {
         let (Some(key), Some(upload_id)) = (&left.object_key, &left.upload_id) else {

@@ -1,0 +1,518 @@
+//! Fault injection against real `haul work` processes, real PostgreSQL and
+//! real LocalStack: crashes (SIGKILL), deploys (SIGTERM), S3 outages, lost
+//! Postgres connections, cancellation mid-way and a zombie worker that wakes
+//! up after another one finished its export. Each must end as a delay, never
+//! as a wrong, missing or duplicated file.
+//!
+//! The API runs in the test process (it only reads and queues); exports run
+//! in worker processes spawned from the `haul` binary. Run with
+//! `--nocapture` to see what each fault did (timings, resumed parts).
+
+use haul_core::Settings;
+use haul_core::units::Span;
+use haul_db::MetaDb;
+use haul_tests::env::sha256_hex;
+use haul_tests::process::HaulProcess;
+use haul_tests::{TestEnv, TestOptions, s3};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+/// About 57 MB of CSV: ten or so 5 MiB parts, enough to stop a worker after
+/// the first part and again after several.
+const BIG: &str = "CREATE TABLE big (id bigint PRIMARY KEY, payload text, n numeric);
+    INSERT INTO big SELECT i, repeat(md5(i::text), 4), i * 1.5 FROM generate_series(1, 420000) i;";
+
+const BIG_COPY: &str =
+    "COPY (SELECT id, payload, n FROM big ORDER BY id) TO STDOUT (FORMAT csv, HEADER)";
+
+/// The tests below each move tens of megabytes through one LocalStack on a
+/// small machine; two at a time keeps their timing meaningful.
+static HEAVY: Semaphore = Semaphore::const_new(2);
+
+/// How long a test waits for a checkpoint or a status it expects.
+const WAIT: Duration = Duration::from_secs(180);
+
+fn options() -> TestOptions {
+    TestOptions {
+        workers: false,
+        ..TestOptions::default().dataset("big", "public.big", &["id"])
+    }
+}
+
+/// Settings for worker processes: one part in flight, so checkpoints land
+/// one by one; orphans are recovered after 5 s.
+fn worker_settings(env: &TestEnv, tweak: impl FnOnce(&mut Settings)) -> Settings {
+    let mut s = env.settings.clone();
+    s.worker.concurrency = 1;
+    s.worker.parts_in_flight = 1;
+    s.worker.heartbeat = Span::secs(1);
+    s.worker.orphan_after = Span::secs(5);
+    s.worker.max_attempts = 5;
+    tweak(&mut s);
+    s.validate().expect("worker settings are valid");
+    s
+}
+
+struct Fixture {
+    env: TestEnv,
+    meta: MetaDb,
+    key: String,
+}
+
+impl Fixture {
+    async fn start(opts: TestOptions) -> Fixture {
+        let env = TestEnv::start(BIG, opts).await;
+        let meta = MetaDb::connect(&env.db_url, 2).await.unwrap();
+        let key = env.api_key("acme").await;
+        Fixture { env, meta, key }
+    }
+
+    async fn export(&self) -> (String, Uuid) {
+        let id = self
+            .env
+            .create_export(&self.key, &json!({"dataset": "big"}))
+            .await;
+        let uuid = id.parse().unwrap();
+        (id, uuid)
+    }
+
+    async fn row(&self, id: Uuid) -> haul_db::meta::ExportRow {
+        self.meta.export(id).await.unwrap().expect("the export row")
+    }
+
+    async fn parts(&self, id: Uuid) -> i64 {
+        self.meta.parts(id).await.unwrap().len() as i64
+    }
+
+    /// Waits until at least `n` parts are checkpointed; fails if the export
+    /// ends first (the fault would then come too late to mean anything).
+    async fn wait_parts(&self, id: Uuid, n: i64) -> i64 {
+        let started = Instant::now();
+        loop {
+            let done = self.parts(id).await;
+            if done >= n {
+                return done;
+            }
+            let row = self.row(id).await;
+            assert!(
+                matches!(row.status.as_str(), "queued" | "running"),
+                "export {id} ended ({}) before {n} parts were checkpointed",
+                row.status
+            );
+            assert!(
+                started.elapsed() < WAIT,
+                "export {id} never reached {n} parts"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The export succeeded with exactly `expected`: downloaded bytes,
+    /// `result.sha256`, one object, no multipart upload left open.
+    async fn assert_exact(&self, id: &str, export: &Value, expected: &[u8]) {
+        assert_eq!(export["status"], "succeeded", "{export}");
+        let body = self.env.download_bytes(&self.key, id).await;
+        assert_eq!(body.len(), expected.len(), "downloaded size");
+        assert!(body == expected, "downloaded bytes differ from COPY's");
+        assert_eq!(export["result"]["sha256"], sha256_hex(expected));
+        assert_eq!(export["result"]["bytes"], expected.len());
+        assert_eq!(s3::object_keys(&self.env.storage).await.len(), 1);
+        assert!(
+            s3::open_uploads(&self.env.storage).await.is_empty(),
+            "a multipart upload was left open"
+        );
+    }
+
+    async fn stop(self) {
+        self.env.stop().await;
+    }
+}
+
+/// The `export attempt started` line of a worker's log.
+fn attempt_started(w: &HaulProcess) -> Value {
+    w.events("export attempt started")
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("{} started no attempt; log:\n{}", w.name, w.log_text()))
+}
+
+/// Part numbers this worker checkpointed.
+fn checkpointed_parts(w: &HaulProcess) -> Vec<i64> {
+    w.events("checkpointed part")
+        .iter()
+        .filter_map(|l| l["part"].as_i64())
+        .collect()
+}
+
+#[tokio::test]
+async fn sigkill_at_several_points_resumes_the_same_upload() {
+    let _turn = HEAVY.acquire().await.unwrap();
+    let f = Fixture::start(options()).await;
+    let settings = worker_settings(&f.env, |_| {});
+    let expected = f.env.copy(BIG_COPY).await;
+    let (id, uuid) = f.export().await;
+    let started = Instant::now();
+
+    let mut first = HaulProcess::worker("kill-1", &settings).await;
+    f.wait_parts(uuid, 1).await;
+    first.kill().await;
+    let after_first = f.parts(uuid).await;
+    let upload = f.row(uuid).await.upload_id.expect("an open upload");
+    eprintln!(
+        "SIGKILL #1 after {after_first} parts at {:?}",
+        started.elapsed()
+    );
+
+    let mut second = HaulProcess::worker("kill-2", &settings).await;
+    f.wait_parts(uuid, after_first + 3).await;
+    second.kill().await;
+    let after_second = f.parts(uuid).await;
+    eprintln!(
+        "SIGKILL #2 after {after_second} parts at {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        f.row(uuid).await.upload_id.as_deref(),
+        Some(upload.as_str())
+    );
+
+    let third = HaulProcess::worker("kill-3", &settings).await;
+    let export = f.env.wait_until_done(&f.key, &id).await;
+    eprintln!(
+        "finished by the third worker at {:?}: {} parts, attempt {}",
+        started.elapsed(),
+        f.parts(uuid).await,
+        f.row(uuid).await.attempt
+    );
+    f.assert_exact(&id, &export, &expected).await;
+
+    // Each later worker continued the same upload right after the last
+    // checkpoint, without re-reading or re-uploading earlier parts.
+    assert!(!first.events("started multipart upload").is_empty());
+    for (w, resumed) in [(&second, after_first), (&third, after_second)] {
+        let line = attempt_started(w);
+        assert_eq!(line["upload_id"], upload.as_str(), "{line}");
+        assert_eq!(line["resumed_parts"], resumed, "{line}");
+        assert!(line["resumed_rows"].as_i64() > Some(0), "{line}");
+        assert!(w.events("started multipart upload").is_empty());
+        let parts = checkpointed_parts(w);
+        assert!(!parts.is_empty(), "{} checkpointed nothing", w.name);
+        assert_eq!(parts.iter().min(), Some(&(resumed + 1)), "{}", w.name);
+    }
+    assert_eq!(f.row(uuid).await.attempt, 3);
+    drop(third);
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn sigterm_hands_the_export_back_without_waiting_for_the_orphan_timeout() {
+    let _turn = HEAVY.acquire().await.unwrap();
+    let f = Fixture::start(options()).await;
+    // A dead worker's job would only be recovered after 10 minutes.
+    let orphan_after = Duration::from_secs(600);
+    let grace = Duration::from_secs(15);
+    let settings = worker_settings(&f.env, |s| {
+        s.worker.orphan_after = Span(orphan_after);
+        s.worker.shutdown_grace = Span(grace);
+    });
+    let expected = f.env.copy(BIG_COPY).await;
+    let (id, uuid) = f.export().await;
+
+    let mut first = HaulProcess::worker("term-1", &settings).await;
+    f.wait_parts(uuid, 1).await;
+    let signalled = Instant::now();
+    first.signal("TERM").await;
+    let status = first
+        .wait_exit(grace + Duration::from_secs(30))
+        .await
+        .expect("haul work exits after SIGTERM");
+    let exit_after = signalled.elapsed();
+    eprintln!("SIGTERM: exited with {status} after {exit_after:?}");
+    assert!(status.success(), "exit status {status}");
+    assert!(exit_after <= grace, "exit took {exit_after:?}");
+    first
+        .wait_for_log(
+            "shutting down; handing the export back at its last checkpoint",
+            Duration::from_secs(1),
+        )
+        .await;
+    let handed_back = f.parts(uuid).await;
+
+    let second = HaulProcess::worker("term-2", &settings).await;
+    let export = f.env.wait_until_done(&f.key, &id).await;
+    let finished_after = signalled.elapsed();
+    eprintln!("handed back at {handed_back} parts; finished {finished_after:?} after SIGTERM");
+    assert!(
+        finished_after < orphan_after / 5,
+        "the next worker took {finished_after:?}: it waited for orphan recovery"
+    );
+    f.assert_exact(&id, &export, &expected).await;
+    let line = attempt_started(&second);
+    assert_eq!(line["resumed_parts"], handed_back, "{line}");
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn s3_outage_mid_export_is_retried_until_s3_is_back() {
+    let _turn = HEAVY.acquire().await.unwrap();
+    let f = Fixture::start(TestOptions {
+        s3_via_proxy: true,
+        ..options()
+    })
+    .await;
+    let settings = worker_settings(&f.env, |s| {
+        s.worker.max_attempts = 10;
+        s.worker.retry_backoff = Span(Duration::from_millis(500));
+    });
+    let expected = f.env.copy(BIG_COPY).await;
+    let (id, uuid) = f.export().await;
+    let proxy = f.env.proxy.clone().unwrap();
+
+    let worker = HaulProcess::worker("s3-outage", &settings).await;
+    let before = f.wait_parts(uuid, 1).await;
+    proxy.cut();
+    let outage = Duration::from_secs(8);
+    tokio::time::sleep(outage).await;
+    proxy.restore();
+    let export = f.env.wait_until_done(&f.key, &id).await;
+    let faults = worker
+        .events("transient fault; will resume from the last checkpoint")
+        .len();
+    eprintln!(
+        "S3 cut for {outage:?} after {before} parts: {faults} transient faults, attempt {}",
+        f.row(uuid).await.attempt
+    );
+    assert!(
+        faults >= 1,
+        "the outage was never felt:\n{}",
+        worker.log_text()
+    );
+    f.assert_exact(&id, &export, &expected).await;
+    f.stop().await;
+}
+
+/// Ends every other session on the test's database: the worker's source
+/// connection, its pool for Haul's tables, the queue's, the API's.
+async fn terminate_backends(env: &TestEnv) -> i64 {
+    let row = env
+        .source
+        .query_one(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+#[tokio::test]
+async fn terminated_postgres_connections_are_retried() {
+    let _turn = HEAVY.acquire().await.unwrap();
+    let f = Fixture::start(options()).await;
+    let settings = worker_settings(&f.env, |s| s.worker.max_attempts = 10);
+    let expected = f.env.copy(BIG_COPY).await;
+    let (id, uuid) = f.export().await;
+
+    let worker = HaulProcess::worker("pg-terminate", &settings).await;
+    let mut at = f.wait_parts(uuid, 1).await;
+    for round in 1..=2 {
+        let killed = terminate_backends(&f.env).await;
+        eprintln!("pg_terminate_backend #{round}: {killed} sessions ended after {at} parts");
+        assert!(killed >= 2, "the worker's sessions were not found");
+        if round == 1 {
+            at = f.wait_parts(uuid, at + 2).await;
+        }
+    }
+    let export = f.env.wait_until_done(&f.key, &id).await;
+    eprintln!(
+        "finished after {} attempts; {} transient faults logged",
+        f.row(uuid).await.attempt,
+        worker
+            .events("transient fault; will resume from the last checkpoint")
+            .len()
+    );
+    f.assert_exact(&id, &export, &expected).await;
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn cancel_mid_export_stops_within_seconds_and_leaves_nothing() {
+    let _turn = HEAVY.acquire().await.unwrap();
+    let f = Fixture::start(options()).await;
+    let settings = worker_settings(&f.env, |_| {});
+    let (id, uuid) = f.export().await;
+
+    let worker = HaulProcess::worker("cancel", &settings).await;
+    f.wait_parts(uuid, 1).await;
+    let asked = Instant::now();
+    let res = f
+        .env
+        .http
+        .delete(f.env.url(&format!("/v1/exports/{id}")))
+        .bearer_auth(&f.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let export = f.env.wait_until_done(&f.key, &id).await;
+    let took = asked.elapsed();
+    eprintln!("cancelled {took:?} after DELETE");
+    assert_eq!(export["status"], "cancelled", "{export}");
+    assert!(took < Duration::from_secs(15), "cancel took {took:?}");
+    assert!(export["result"].is_null());
+    assert!(s3::object_keys(&f.env.storage).await.is_empty());
+    assert!(s3::open_uploads(&f.env.storage).await.is_empty());
+    assert!(!worker.events("export cancelled").is_empty());
+    // Repeating it is harmless.
+    let again = f
+        .env
+        .http
+        .delete(f.env.url(&format!("/v1/exports/{id}")))
+        .bearer_auth(&f.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 202);
+    assert_eq!(f.row(uuid).await.status, "cancelled");
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn a_queued_export_cancelled_before_any_worker_never_starts() {
+    let f = Fixture::start(options()).await;
+    let (id, uuid) = f.export().await;
+    let res = f
+        .env
+        .http
+        .delete(f.env.url(&format!("/v1/exports/{id}")))
+        .bearer_auth(&f.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let worker = HaulProcess::worker("queued-cancel", &worker_settings(&f.env, |_| {})).await;
+    // The worker polls every second; give it a few rounds to (not) start it.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let row = f.row(uuid).await;
+    assert_eq!(row.status, "cancelled");
+    assert_eq!(row.attempt, 0, "a cancelled export was claimed");
+    assert!(row.started_at.is_none() && row.upload_id.is_none());
+    assert!(worker.events("export attempt started").is_empty());
+    assert!(s3::open_uploads(&f.env.storage).await.is_empty());
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn a_zombie_worker_woken_after_another_finished_changes_nothing() {
+    let _turn = HEAVY.acquire().await.unwrap();
+    let f = Fixture::start(options()).await;
+    let settings = worker_settings(&f.env, |_| {});
+    let expected = f.env.copy(BIG_COPY).await;
+    let (id, uuid) = f.export().await;
+
+    let zombie = HaulProcess::worker("zombie", &settings).await;
+    let frozen_at = f.wait_parts(uuid, 1).await;
+    zombie.signal("STOP").await;
+    let frozen = Instant::now();
+    let lease = f.row(uuid).await.lease;
+
+    let rescuer = HaulProcess::worker("rescuer", &settings).await;
+    let export = f.env.wait_until_done(&f.key, &id).await;
+    eprintln!(
+        "zombie frozen at {frozen_at} parts; the rescuer finished {:?} later",
+        frozen.elapsed()
+    );
+    f.assert_exact(&id, &export, &expected).await;
+    assert_ne!(attempt_started(&rescuer)["upload_id"], Value::Null);
+
+    zombie.signal("CONT").await;
+    let woke = Instant::now();
+    let stopped = loop {
+        let lost = zombie
+            .logs()
+            .into_iter()
+            .find(|l| {
+                let m = l["message"].as_str().unwrap_or("");
+                m.starts_with("another attempt owns this export")
+            })
+            .map(|l| l["message"].clone());
+        if let Some(m) = lost {
+            break m;
+        }
+        assert!(
+            woke.elapsed() < WAIT,
+            "the zombie never noticed it lost its lease:\n{}",
+            zombie.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!(
+        "zombie woke and stopped after {:?}: {stopped}",
+        woke.elapsed()
+    );
+    // Give it a moment to do anything else it would.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let row = f.row(uuid).await;
+    assert_eq!(row.status, "succeeded");
+    assert_ne!(row.lease, lease);
+    assert!(zombie.events("export succeeded").is_empty());
+    assert!(zombie.events("completed multipart upload").is_empty());
+    let (_, after) = f.env.get_json(&f.key, &format!("/v1/exports/{id}")).await;
+    f.assert_exact(&id, &after, &expected).await;
+    assert_eq!(after["result"], export["result"]);
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn two_workers_share_exports_and_never_run_one_twice() {
+    let _turn = HEAVY.acquire().await.unwrap();
+    const SMALL: &str = "CREATE TABLE big (id bigint PRIMARY KEY, payload text, n numeric);
+        INSERT INTO big SELECT i, repeat(md5(i::text), 4), i * 1.5 FROM generate_series(1, 60000) i;";
+    let env = TestEnv::start(SMALL, options()).await;
+    let key = env.api_key("acme").await;
+    let meta = MetaDb::connect(&env.db_url, 2).await.unwrap();
+    let settings = worker_settings(&env, |_| {});
+    let expected = env.copy(BIG_COPY).await;
+    let workers = [
+        HaulProcess::worker("share-1", &settings).await,
+        HaulProcess::worker("share-2", &settings).await,
+    ];
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(env.create_export(&key, &json!({"dataset": "big"})).await);
+    }
+    for id in &ids {
+        let export = env.wait_until_done(&key, id).await;
+        assert_eq!(export["status"], "succeeded", "{export}");
+        assert_eq!(env.download_bytes(&key, id).await, expected);
+        assert_eq!(export["result"]["sha256"], sha256_hex(&expected));
+        // Claimed once: no second attempt ever ran beside the first.
+        let row = meta.export(id.parse().unwrap()).await.unwrap().unwrap();
+        assert_eq!(
+            row.attempt, 1,
+            "export {id} was claimed {} times",
+            row.attempt
+        );
+    }
+    let ran_by = |w: &HaulProcess| -> Vec<String> {
+        w.events("export attempt started")
+            .iter()
+            .filter_map(|l| l["span"]["export_id"].as_str().map(String::from))
+            .collect()
+    };
+    let (one, two) = (ran_by(&workers[0]), ran_by(&workers[1]));
+    eprintln!("worker 1 ran {}, worker 2 ran {}", one.len(), two.len());
+    for id in &ids {
+        let runs = one.iter().chain(&two).filter(|r| *r == id).count();
+        assert_eq!(runs, 1, "export {id} ran {runs} times");
+    }
+    assert!(
+        !one.is_empty() && !two.is_empty(),
+        "one worker ran everything"
+    );
+    assert!(s3::open_uploads(&env.storage).await.is_empty());
+    env.stop().await;
+}
