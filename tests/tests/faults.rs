@@ -9,8 +9,12 @@
 //! `--nocapture` to see what each fault did (timings, resumed parts).
 
 use haul_core::Settings;
+use haul_core::Status;
 use haul_core::units::Span;
 use haul_db::MetaDb;
+use haul_db::meta::exports::ExportResult;
+use haul_db::meta::{LeaseLost, PartCheckpoint};
+use haul_encode::ResumableSha256;
 use haul_tests::env::sha256_hex;
 use haul_tests::process::HaulProcess;
 use haul_tests::{TestEnv, TestOptions, s3};
@@ -63,7 +67,11 @@ struct Fixture {
 
 impl Fixture {
     async fn start(opts: TestOptions) -> Fixture {
-        let env = TestEnv::start(BIG, opts).await;
+        Self::start_with(BIG, opts).await
+    }
+
+    async fn start_with(setup_sql: &str, opts: TestOptions) -> Fixture {
+        let env = TestEnv::start(setup_sql, opts).await;
         let meta = MetaDb::connect(&env.db_url, 2).await.unwrap();
         let key = env.api_key("acme").await;
         Fixture { env, meta, key }
@@ -515,4 +523,91 @@ async fn two_workers_share_exports_and_never_run_one_twice() {
     );
     assert!(s3::open_uploads(&env.storage).await.is_empty());
     env.stop().await;
+}
+
+fn assert_lease_lost(result: anyhow::Result<()>, what: &str) {
+    let err = result.expect_err(what);
+    assert!(err.downcast_ref::<LeaseLost>().is_some(), "{what}: {err:#}");
+}
+
+/// The fence itself, without processes: an attempt whose lease was taken
+/// over can no longer checkpoint, lock, complete or end the export, and the
+/// current holder's completion keeps every new claim waiting until success
+/// is recorded.
+#[tokio::test]
+async fn a_stale_lease_can_neither_checkpoint_nor_complete_nor_end() {
+    let f = Fixture::start_with(
+        "CREATE TABLE big (id bigint PRIMARY KEY, payload text, n numeric);",
+        options(),
+    )
+    .await;
+    let (_, id) = f.export().await;
+    let meta = &f.meta;
+    let part = |n: i32| PartCheckpoint {
+        part_number: n,
+        etag: format!("\"etag-{n}\""),
+        cursor: Some(vec![n.to_string()]),
+        rows: n as i64,
+        bytes: n as i64,
+        sha: ResumableSha256::new(),
+        is_final: false,
+    };
+
+    let stale = meta.claim_export(id).await.unwrap().unwrap();
+    let old = stale.lease.unwrap();
+    meta.checkpoint(id, old, &part(1)).await.unwrap();
+    let current = meta.claim_export(id).await.unwrap().unwrap();
+    let new = current.lease.unwrap();
+    assert_ne!(old, new);
+    assert_eq!(current.attempt, 2);
+    let result = ExportResult {
+        rows: 1,
+        bytes: 1,
+        sha256: "00",
+        content_type: "text/csv",
+        filename: "big.csv",
+        // Any time will do here.
+        expires_at: current.created_at,
+    };
+
+    assert_lease_lost(meta.checkpoint(id, old, &part(2)).await, "stale checkpoint");
+    assert_lease_lost(meta.succeed_export(id, old, &result).await, "stale success");
+    assert_lease_lost(
+        meta.end_export(id, old, Status::Failed, Some(("x", "stale")), false)
+            .await,
+        "stale ending",
+    );
+    assert_lease_lost(
+        meta.lock_export(id, old).await.map(|_| ()),
+        "stale completion lock",
+    );
+    assert_eq!(meta.parts(id).await.unwrap().len(), 1);
+    assert_eq!(f.row(id).await.status, "running");
+
+    // The holder locks the row to complete; a claim meanwhile waits, then
+    // finds the export finished.
+    let locked = meta.lock_export(id, new).await.unwrap();
+    let claim = tokio::spawn({
+        let meta = meta.clone();
+        async move { meta.claim_export(id).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!claim.is_finished(), "a claim went past the locked row");
+    locked.succeed(&result).await.unwrap();
+    assert!(claim.await.unwrap().unwrap().is_none());
+
+    let row = f.row(id).await;
+    assert_eq!(
+        (row.status.as_str(), row.attempt, row.lease),
+        ("succeeded", 2, None)
+    );
+    assert_lease_lost(
+        meta.succeed_export(id, old, &result).await,
+        "late stale success",
+    );
+    assert_lease_lost(
+        meta.succeed_export(id, new, &result).await,
+        "second success",
+    );
+    f.stop().await;
 }
