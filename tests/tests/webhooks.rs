@@ -263,9 +263,7 @@ async fn metrics_report_exports_rows_and_part_uploads() {
     .await;
     let key = env.api_key("acme").await;
     for _ in 0..2 {
-        let id = env
-            .create_export(&key, &json!({"dataset": "items"}))
-            .await;
+        let id = env.create_export(&key, &json!({"dataset": "items"})).await;
         assert_eq!(env.wait_until_done(&key, &id).await["status"], "succeeded");
     }
     let res = env.http.get(env.url("/metrics")).send().await.unwrap();
@@ -278,8 +276,15 @@ async fn metrics_report_exports_rows_and_part_uploads() {
     );
     let text = res.text().await.unwrap();
     // Gauges come from this test's own database: exact.
-    assert_eq!(sample(&text, r#"haul_exports{status="succeeded"}"#), Some(2.0), "{text}");
-    assert_eq!(sample(&text, r#"haul_exports{status="running"}"#), Some(0.0));
+    assert_eq!(
+        sample(&text, r#"haul_exports{status="succeeded"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"haul_exports{status="running"}"#),
+        Some(0.0)
+    );
     assert_eq!(sample(&text, "haul_queue_depth"), Some(0.0));
     // Counters are per process, shared with the other tests of this file.
     assert!(sample(&text, "haul_rows_exported_total").unwrap() >= 10000.0);

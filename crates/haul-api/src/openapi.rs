@@ -6,7 +6,8 @@
 
 use crate::error::Problem;
 use crate::resource::{ErrorView, ExportResource, ExportResultView, Links, Progress};
-use crate::routes::{datasets, download, exports, ops};
+use crate::routes::{datasets, download, exports, metrics, ops};
+use crate::streaming::route as streaming;
 use actix_web::{HttpResponse, http::header};
 use haul_core::ExportRequest;
 use std::sync::OnceLock;
@@ -26,8 +27,10 @@ use utoipa::{Modify, OpenApi};
         exports::delete_export,
         download::download,
         datasets::list_datasets,
+        streaming::stream_rows,
         ops::healthz,
         ops::readyz,
+        metrics::metrics,
         openapi_json,
     ),
     components(schemas(

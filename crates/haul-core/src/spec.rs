@@ -21,9 +21,11 @@ pub struct ExportRequest {
     pub dataset: String,
     /// `csv` (default), `tsv`, `ndjson` or `json`.
     #[serde(default)]
+    #[schema(pattern = "^(csv|tsv|ndjson|json)$")]
     pub format: Option<String>,
     /// `none` (default), `gzip` or `zstd`.
     #[serde(default)]
+    #[schema(pattern = "^(none|gzip|zstd)$")]
     pub compression: Option<String>,
     /// Columns to export, in this order; default: the dataset's columns.
     #[serde(default)]

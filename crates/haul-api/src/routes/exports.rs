@@ -339,8 +339,10 @@ pub async fn delete_export(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only exports with this status.
+    #[param(pattern = "^(queued|running|succeeded|failed|cancelled|expired)$")]
     status: Option<String>,
-    /// Page size, 1 to 200 (default 50).
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,

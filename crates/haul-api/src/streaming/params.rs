@@ -8,8 +8,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// `?format=ndjson&columns=id,kind&filter={...}&since=...&after=[...]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RowsQuery {
     /// `ndjson` (default), `csv` or `tsv`.
     pub format: Option<String>,

@@ -12,6 +12,21 @@ use haul_core::Format;
 use haul_core::format::content_type;
 use tokio_stream::wrappers::ReceiverStream;
 
+/// Streams a dataset's rows in the response body, without S3.
+#[utoipa::path(
+    get,
+    path = "/v1/datasets/{name}/rows",
+    tag = "datasets",
+    params(("name" = String, Path, description = "Dataset name"), params::RowsQuery),
+    responses(
+        (status = 200, description = "The rows, then an in-band end record", content(
+            ("application/x-ndjson"), ("text/csv"), ("text/tab-separated-values"))),
+        (status = 401, description = "Missing or unknown API key (`unauthorized`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid query (`invalid-query`, `invalid-filter`, `dataset-not-found`, ...)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate-limited`; see Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn stream_rows(
     state: web::Data<AppState>,
     tenant: Tenant,
