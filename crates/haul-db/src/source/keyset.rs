@@ -196,8 +196,10 @@ impl<'a> PageQuery<'a> {
                 "SELECT {} FROM {rel} AS {REL} WHERE {range} ORDER BY {order}",
                 cols.join(", ")
             ),
+            // `t.*`, not `t`: a bare `t` would mean a table column named
+            // `t` if there is one, and `t.*` can only be the row.
             Format::Ndjson | Format::Json => format!(
-                "SELECT row_to_json(t) FROM {rel} AS {REL} CROSS JOIN LATERAL (SELECT {}) AS t WHERE {range} ORDER BY {order}",
+                "SELECT row_to_json(t.*) FROM {rel} AS {REL} CROSS JOIN LATERAL (SELECT {}) AS t WHERE {range} ORDER BY {order}",
                 cols.join(", ")
             ),
         };

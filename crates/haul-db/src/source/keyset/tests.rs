@@ -91,6 +91,6 @@ fn json_rows_come_from_row_to_json() {
     let ds = dataset();
     let spec = spec(Format::Ndjson);
     let sql = PageQuery::new(&ds, &spec, "acme").copy(None, Some(&["1".into(), "1".into()]), true);
-    assert!(sql.contains("SELECT row_to_json(t) FROM"), "{sql}");
+    assert!(sql.contains("SELECT row_to_json(t.*) FROM"), "{sql}");
     assert!(sql.ends_with("(FORMAT text)"), "{sql}");
 }
