@@ -36,16 +36,21 @@ impl SourceChecker {
         }
     }
 
-    /// Whether the server knows `zone` as a time zone name or abbreviation.
+    /// Whether the server accepts `zone` as the session `TimeZone`, which is
+    /// exactly what the worker will set: a zone name in any letter case or a
+    /// POSIX offset. Abbreviations such as `CEST` are input-only and refused
+    /// here, as `SET TimeZone` would refuse them. Setting it with `is_local`
+    /// outside a transaction block only lasts for this one statement.
     pub async fn is_timezone(&self, zone: &str) -> anyhow::Result<bool> {
         let client = self.pool.get().await?;
         let stmt = client
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)
-                     OR EXISTS (SELECT 1 FROM pg_timezone_abbrevs WHERE abbrev = $1)",
-            )
+            .prepare_cached("SELECT set_config('TimeZone', $1, true)")
             .await?;
-        Ok(client.query_one(&stmt, &[&zone]).await?.get(0))
+        match client.execute(&stmt, &[&zone]).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_db_error().is_some() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn ping(&self) -> anyhow::Result<()> {
