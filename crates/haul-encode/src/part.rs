@@ -93,6 +93,45 @@ mod tests {
     }
 
     proptest! {
+        /// Parts written in many small writes (empty ones included), some
+        /// parts empty: the concatenated members or frames decompress with
+        /// the standard multi-member decoders to every byte written, and the
+        /// writer's `len` is the size of what it finally returns or less.
+        #[test]
+        fn many_writes_per_part_round_trip(
+            parts in proptest::collection::vec(
+                proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..6),
+                1..5,
+            ),
+        ) {
+            let whole: Vec<u8> = parts.iter().flatten().flatten().copied().collect();
+            for codec in [Codec::None, Codec::Gzip, Codec::Zstd] {
+                let mut file = Vec::new();
+                for writes in &parts {
+                    let mut w = PartWriter::new(codec, 16);
+                    for data in writes {
+                        w.write(data);
+                    }
+                    let before = w.len();
+                    let bytes = w.finish();
+                    prop_assert!(before <= bytes.len());
+                    file.extend(bytes);
+                }
+                let out = match codec {
+                    Codec::None => file,
+                    Codec::Gzip => {
+                        let mut out = Vec::new();
+                        flate2::read::MultiGzDecoder::new(&file[..]).read_to_end(&mut out).unwrap();
+                        out
+                    }
+                    Codec::Zstd => zstd::stream::decode_all(&file[..]).unwrap(),
+                };
+                prop_assert_eq!(&out, &whole);
+            }
+        }
+    }
+
+    proptest! {
         /// Concatenated per-part members decompress to the concatenated input.
         #[test]
         fn members_concatenate(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..2000), 1..5)) {
