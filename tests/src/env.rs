@@ -133,6 +133,9 @@ impl TestEnv {
             base_url,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                // Below actix's 5 s keep-alive: a connection the server is
+                // closing is never picked for the next request.
+                .pool_idle_timeout(Duration::from_secs(2))
                 .build()
                 .unwrap(),
             storage,

@@ -7,6 +7,7 @@
 //! 127.0.0.1:4566) say where the services are. `TEST_LOG=1` shows logs.
 
 pub mod env;
+pub mod golden;
 pub mod pg;
 pub mod process;
 pub mod proxy;
