@@ -28,6 +28,15 @@ for arg in "$@"; do
     case $arg in -p | -p* | --package | --package=*) scope=() ;; esac
 done
 
+# The browser download test (tests/tests/browser.rs) drives Debian's headless
+# Chromium; it fails, rather than skips, when Chromium is missing.
+if ! command -v chromium >/dev/null; then
+    [[ $(id -u) == 0 ]] || die "chromium is missing: apt-get install -y chromium chromium-driver (as root)"
+    log "Installing chromium and chromium-driver for the browser test..."
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >&2
+fi
+
 # The fault-injection tests run the real `haul` binary as child processes
 # (tests/src/process.rs), and `cargo test` does not build another package's
 # binary.

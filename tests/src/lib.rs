@@ -6,11 +6,14 @@
 //! `postgres` database) and `HAUL_TEST_S3_ENDPOINT` (default LocalStack on
 //! 127.0.0.1:4566) say where the services are. `TEST_LOG=1` shows logs.
 
+pub mod browser;
 pub mod env;
+pub mod haul_bin;
 pub mod golden;
 pub mod pg;
 pub mod process;
 pub mod proxy;
 pub mod s3;
+pub mod tap;
 
 pub use env::{TestEnv, TestOptions};

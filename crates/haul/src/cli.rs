@@ -29,6 +29,9 @@ pub enum Command {
     All,
     /// Create or update Haul's tables and the job queue (idempotent).
     Migrate,
+    /// Client of a running Haul: create, follow, download and list exports
+    /// (uses --url/HAUL_URL and --api-key/HAUL_API_KEY, not --config).
+    Export(Box<crate::export_args::ExportArgs>),
     /// Manage API keys.
     Keys {
         #[command(subcommand)]

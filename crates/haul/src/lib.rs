@@ -1,10 +1,13 @@
 //! The `haul` binary's library: configuration loading, start-up checks and
-//! the `serve` / `work` / `all` / `migrate` / `keys` commands, callable from
-//! tests as well as from `main`.
+//! the `serve` / `work` / `all` / `migrate` / `keys` / `export` commands,
+//! callable from tests as well as from `main`.
 
 pub mod cli;
 pub mod config;
+pub mod export_args;
+pub mod export_cmd;
 pub mod keys;
+pub mod progress;
 pub mod services;
 pub mod signals;
 pub mod telemetry;

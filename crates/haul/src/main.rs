@@ -1,7 +1,7 @@
 use anyhow::Context;
 use clap::Parser;
 use haul::cli::{Cli, Command, KeysCommand};
-use haul::{Services, config, keys, services, signals, telemetry};
+use haul::{Services, config, export_cmd, keys, services, signals, telemetry};
 use haul_db::MetaDb;
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -19,6 +19,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // The export client talks to a running Haul over HTTP: no configuration.
+    if let Command::Export(args) = cli.command {
+        return export_cmd::run(args).await;
+    }
     let settings = config::load(cli.config.as_deref())?;
     telemetry::init(&settings.log);
     match cli.command {
@@ -48,6 +52,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let shutdown = signals::shutdown_on_signals()?;
             Services::start(settings).await?.work(shutdown).await?;
         }
+        Command::Export(_) => unreachable!("handled above"),
         Command::All => {
             let listener = bind(&settings.server.bind)?;
             let shutdown = signals::shutdown_on_signals()?;
