@@ -6,6 +6,7 @@ pub mod errors;
 pub mod job;
 pub mod pipeline;
 pub mod run;
+pub mod sink;
 pub mod sweeper;
 pub mod uploader;
 

@@ -4,6 +4,7 @@
 
 use crate::context::WorkerContext;
 use crate::errors::JobError;
+use crate::sink::PartSink;
 use crate::uploader::Uploader;
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -94,7 +95,7 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
     if !last.is_some_and(|p| p.is_final) {
         let mut pages = Pages {
             ctx,
-            id,
+            export: Some(id),
             spec,
             src: &src,
             query: &query,
@@ -180,6 +181,58 @@ async fn complete_upload(
     }
 }
 
+/// What the read and encode path produced, without S3 (`haul bench-encode`).
+#[derive(Debug)]
+pub struct EncodeStats {
+    pub rows: i64,
+    pub bytes: i64,
+    pub sha256: String,
+}
+
+/// Runs an export's pages, framing, compression and hashing exactly as
+/// `run_attempt` does, into `sink` instead of an upload.
+pub async fn encode_into<S: PartSink>(
+    ctx: &WorkerContext,
+    spec: &ExportSpec,
+    tenant: &str,
+    sink: &mut S,
+) -> Result<EncodeStats, JobError> {
+    let ds = ctx
+        .catalog
+        .get(&spec.dataset)
+        .ok_or_else(|| JobError::permanent("dataset-unavailable", "dataset is not configured"))?;
+    let src = connect_source(
+        ctx.settings.source_url(),
+        &spec.timezone,
+        ctx.settings.source.statement_timeout.0,
+    )
+    .await?;
+    let query = PageQuery::new(ds, spec, tenant);
+    let high_water = src.key_row(&query.high_water()).await?;
+    let mut pos = Position {
+        next_part: 1,
+        after: spec.since.clone(),
+        rows: 0,
+        bytes: 0,
+        sha: ResumableSha256::new(),
+    };
+    let mut pages = Pages {
+        ctx,
+        export: None,
+        spec,
+        src: &src,
+        query: &query,
+        high_water: high_water.as_deref(),
+        uploader: sink,
+    };
+    pages.write_rest(&mut pos).await?;
+    Ok(EncodeStats {
+        rows: pos.rows,
+        bytes: pos.bytes,
+        sha256: pos.sha.finalize_hex(),
+    })
+}
+
 /// First attempt: fix the high-water key, estimate the rows, open the upload.
 async fn start_upload(
     ctx: &WorkerContext,
@@ -222,17 +275,19 @@ async fn start_upload(
     Ok((upload, hw))
 }
 
-struct Pages<'a> {
+struct Pages<'a, S: PartSink> {
     ctx: &'a WorkerContext,
-    id: Uuid,
+    /// The stored export, whose cancel flag is checked between pages;
+    /// `None` when encoding for `haul bench-encode`.
+    export: Option<Uuid>,
     spec: &'a ExportSpec,
     src: &'a SourceConn,
     query: &'a PageQuery<'a>,
     high_water: Option<&'a [String]>,
-    uploader: &'a mut Uploader,
+    uploader: &'a mut S,
 }
 
-impl Pages<'_> {
+impl<S: PartSink> Pages<'_, S> {
     /// Writes every row after `pos`, cutting a part whenever the buffer
     /// reaches the part size, and the final part with the file's trailer.
     async fn write_rest(&mut self, pos: &mut Position) -> Result<(), JobError> {
@@ -383,7 +438,9 @@ impl Pages<'_> {
         if self.ctx.shutdown.is_cancelled() {
             return Err(JobError::Shutdown);
         }
-        if self.ctx.meta.cancel_requested(self.id).await? {
+        if let Some(id) = self.export
+            && self.ctx.meta.cancel_requested(id).await?
+        {
             return Err(JobError::Cancelled);
         }
         Ok(())

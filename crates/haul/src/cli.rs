@@ -32,6 +32,9 @@ pub enum Command {
     /// Client of a running Haul: create, follow, download and list exports
     /// (uses --url/HAUL_URL and --api-key/HAUL_API_KEY, not --config).
     Export(Box<crate::export_args::ExportArgs>),
+    /// Benchmark aid: run an export's read and encode path into a sink
+    /// that drops the output (no S3), and print rows, bytes and timings.
+    BenchEncode(crate::bench_encode::BenchEncodeArgs),
     /// Manage API keys.
     Keys {
         #[command(subcommand)]

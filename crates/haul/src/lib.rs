@@ -2,6 +2,7 @@
 //! the `serve` / `work` / `all` / `migrate` / `keys` / `export` commands,
 //! callable from tests as well as from `main`.
 
+pub mod bench_encode;
 pub mod cli;
 pub mod config;
 pub mod export_args;

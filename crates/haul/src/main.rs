@@ -53,6 +53,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Services::start(settings).await?.work(shutdown).await?;
         }
         Command::Export(_) => unreachable!("handled above"),
+        Command::BenchEncode(args) => haul::bench_encode::run(settings, args).await?,
         Command::All => {
             let listener = bind(&settings.server.bind)?;
             let shutdown = signals::shutdown_on_signals()?;

@@ -1,0 +1,430 @@
+#!/usr/bin/env python3
+"""Haul's benchmark: one invocation, one Postgres, one LocalStack.
+
+Runs the baselines (A: COPY to /dev/null, B: COPY | aws s3 cp -, C: the same
+for NDJSON), Haul end to end (D, per format, with the worker's peak RSS),
+Haul's read+encode path alone (E, `haul bench-encode`), then API latency
+under load, 16 concurrent exports and keyset page flatness, and prints one
+table with ratios against A and B from this same run.
+
+Driven by bench/run.sh, which prepares the environment; see bench/README.md.
+Standard library only (the peers are the aws CLI and psql).
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+MIB = 1024 * 1024
+
+COLUMNS = "id, tenant, uid, kind, amount, note, attrs, created_at"
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=True, check=True, **kw)
+
+
+class Env:
+    def __init__(self, args):
+        self.args = args
+        self.db = args.database
+        self.pg = f"postgres://postgres@127.0.0.1:5432/{self.db}"
+        self.bucket = args.bucket
+        self.s3 = "http://127.0.0.1:4566"
+        self.haul = args.haul_bin
+        self.aws = args.aws_bin
+        self.config = HERE / "bench.toml"
+        self.port = args.port
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = dict(os.environ)
+        self.env.update(
+            HAUL__DATABASE__URL=self.pg,
+            HAUL__S3__BUCKET=self.bucket,
+            HAUL__SERVER__BIND=f"127.0.0.1:{self.port}",
+            HAUL__SERVER__PUBLIC_URL=self.base,
+            AWS_ACCESS_KEY_ID="test",
+            AWS_SECRET_ACCESS_KEY="test",
+            AWS_REGION="us-east-1",
+        )
+
+    def psql(self, sql, db=None):
+        out = subprocess.run(
+            ["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres",
+             "-d", db or self.db, "-c", sql],
+            check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def haul_cmd(self, *args, **kw):
+        return subprocess.run([self.haul, "-c", str(self.config), *args], env=self.env,
+                              check=True, capture_output=True, text=True, **kw)
+
+
+# ---------------------------------------------------------------- seeding
+
+SEED = """
+CREATE SCHEMA IF NOT EXISTS bench;
+DROP TABLE IF EXISTS bench.events;
+CREATE TABLE bench.events (
+    id bigint PRIMARY KEY,
+    tenant int NOT NULL,
+    uid uuid NOT NULL,
+    kind text NOT NULL,
+    amount numeric(12,2) NOT NULL,
+    note text,
+    attrs jsonb NOT NULL,
+    created_at timestamptz NOT NULL
+);
+INSERT INTO bench.events
+SELECT i,
+       1 + i % 50,
+       md5(i::text)::uuid,
+       (ARRAY['signup', 'login', 'purchase', 'refund', 'logout'])[1 + i % 5],
+       round((i % 100000) * 1.37, 2),
+       CASE WHEN i % 4 = 0 THEN NULL
+            ELSE (ARRAY['plain note', 'said "hello", then left', 'a, b, c', 'multi
+line'])[1 + i % 4] END,
+       jsonb_build_object('v', i % 7, 'tag', 't' || (i % 13), 'ok', i % 2 = 0),
+       timestamptz '2024-01-01 00:00:00+00' + i * interval '6 seconds'
+  FROM generate_series(1, {n}) AS i;
+ANALYZE bench.events;
+DROP TABLE IF EXISTS bench.tiny;
+CREATE TABLE bench.tiny AS SELECT i AS id, 'row ' || i AS name FROM generate_series(1, 10) AS i;
+ALTER TABLE bench.tiny ADD PRIMARY KEY (id);
+"""
+
+
+def seed(env, n):
+    exists = env.psql(f"SELECT 1 FROM pg_database WHERE datname = '{env.db}'", db="postgres")
+    if not exists:
+        sh(f"createdb -h 127.0.0.1 -U postgres {env.db}")
+    exists = env.psql("SELECT to_regclass('bench.events') IS NOT NULL AND to_regclass('bench.tiny') IS NOT NULL")
+    have = int(env.psql("SELECT count(*) FROM bench.events")) if exists == "t" else -1
+    if have == n:
+        log(f"bench.events already holds {n:,} rows; reusing it")
+        return
+    log(f"seeding bench.events with {n:,} rows (once; reused by later runs)...")
+    t = time.perf_counter()
+    env.psql(SEED.format(n=n))
+    log(f"seeded in {time.perf_counter() - t:.0f}s")
+
+
+# ---------------------------------------------------------------- baselines
+
+def copy_sql(fmt):
+    if fmt == "csv":
+        return f"COPY (SELECT {COLUMNS} FROM bench.events ORDER BY id) TO STDOUT (FORMAT csv, HEADER)"
+    return (f"COPY (SELECT row_to_json(t.*) FROM (SELECT {COLUMNS} FROM bench.events ORDER BY id) AS t) "
+            "TO STDOUT")
+
+
+def psql_copy_cmd(env, fmt):
+    sql = copy_sql(fmt).replace('"', '\\"')
+    return f'psql -X -h 127.0.0.1 -U postgres -d {env.db} -c "{sql}"'
+
+
+def timed(cmd, env=None):
+    t = time.perf_counter()
+    subprocess.run(cmd, shell=True, check=True, env=env, executable="/bin/bash")
+    return time.perf_counter() - t
+
+
+def aws_config(tmp):
+    # The one-liner peer with 16 MiB parts, as the brief asks.
+    path = Path(tmp) / "aws-config"
+    path.write_text("[default]\nregion = us-east-1\ns3 =\n  multipart_chunksize = 16MB\n"
+                    "  multipart_threshold = 16MB\n")
+    return path
+
+
+def run_baselines(env, results, tmp):
+    size = int(subprocess.run(f"{psql_copy_cmd(env, 'csv')} | wc -c", shell=True, check=True,
+                              capture_output=True, text=True, executable="/bin/bash").stdout)
+    ndjson_size = None
+    results["csv_bytes"] = size
+    log(f"A: COPY csv > /dev/null ({size / MIB:.0f} MiB)")
+    results["A"] = {"seconds": timed(f"{psql_copy_cmd(env, 'csv')} > /dev/null"), "bytes": size}
+    cfg = aws_config(tmp)
+    penv = dict(env.env, AWS_CONFIG_FILE=str(cfg))
+    up = f"{env.aws} --endpoint-url {env.s3} s3 cp - s3://{env.bucket}"
+    log("B: COPY csv | aws s3 cp - (16 MiB parts)")
+    results["B"] = {"seconds": timed(f"set -o pipefail; {psql_copy_cmd(env, 'csv')} | {up}/peer/b.csv",
+                                     penv), "bytes": size}
+    ndjson_size = int(subprocess.run(f"{psql_copy_cmd(env, 'ndjson')} | wc -c", shell=True, check=True,
+                                     capture_output=True, text=True, executable="/bin/bash").stdout)
+    log("C: COPY row_to_json | aws s3 cp -")
+    results["C"] = {"seconds": timed(f"set -o pipefail; {psql_copy_cmd(env, 'ndjson')} | {up}/peer/c.ndjson",
+                                     penv), "bytes": ndjson_size}
+
+
+# ---------------------------------------------------------------- Haul
+
+class Haul:
+    """`haul serve` and `haul work` as separate processes, so the worker's
+    RSS is its own."""
+
+    def __init__(self, env, concurrency=4):
+        self.env = env
+        wenv = dict(env.env, HAUL__WORKER__CONCURRENCY=str(concurrency))
+        logs = HERE / "logs"
+        logs.mkdir(exist_ok=True)
+        self.serve = subprocess.Popen([env.haul, "-c", str(env.config), "serve"], env=env.env,
+                                      stdout=subprocess.DEVNULL, stderr=open(logs / "serve.log", "a"))
+        self.work = subprocess.Popen([env.haul, "-c", str(env.config), "work"], env=wenv,
+                                     stdout=subprocess.DEVNULL, stderr=open(logs / "work.log", "a"))
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{env.base}/healthz", timeout=1)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.time() > deadline:
+                    raise SystemExit("haul serve did not start; see bench/logs/serve.log")
+                time.sleep(0.2)
+
+    def peak_rss_mib(self):
+        status = Path(f"/proc/{self.work.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+    def stop(self):
+        for p in (self.work, self.serve):
+            p.terminate()
+        for p in (self.work, self.serve):
+            p.wait(timeout=60)
+
+
+def api(env, key, method, path, body=None):
+    req = urllib.request.Request(f"{env.base}{path}", method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Authorization": f"Bearer {key}",
+                                          "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as res:
+        return json.load(res)
+
+
+def run_export(env, key, body):
+    t = time.perf_counter()
+    export = api(env, key, "POST", "/v1/exports", body)
+    while export["status"] in ("queued", "running"):
+        time.sleep(0.1)
+        export = api(env, key, "GET", f"/v1/exports/{export['id']}")
+    elapsed = time.perf_counter() - t
+    if export["status"] != "succeeded":
+        raise SystemExit(f"export failed: {json.dumps(export)}")
+    return elapsed, export
+
+
+def run_haul_e2e(env, key, results, n):
+    cases = [("D csv", {"format": "csv"}), ("D ndjson", {"format": "ndjson"}),
+             ("D json", {"format": "json"}), ("D csv+gzip", {"format": "csv", "compression": "gzip"})]
+    for name, opts in cases:
+        haul = Haul(env)
+        log(f"{name}: POST → succeeded")
+        secs, export = run_export(env, key, {"dataset": "events", **opts})
+        results[name] = {"seconds": secs, "bytes": export["result"]["bytes"],
+                         "rows": export["result"]["rows"], "rss": haul.peak_rss_mib()}
+        haul.stop()
+    # Memory flat in export size: the same export limited to the first 1M rows.
+    small = min(1_000_000, n // 5)
+    haul = Haul(env)
+    log(f"D csv, first {small:,} rows (RSS comparison)")
+    secs, export = run_export(env, key, {"dataset": "events",
+                                         "filter": {"id": {"lte": small}}})
+    results["D csv small"] = {"seconds": secs, "bytes": export["result"]["bytes"],
+                              "rows": export["result"]["rows"], "rss": haul.peak_rss_mib()}
+    haul.stop()
+
+
+def run_encode_only(env, results):
+    for fmt in ("csv", "ndjson"):
+        log(f"E: haul bench-encode --format {fmt}")
+        out = env.haul_cmd("bench-encode", "--dataset", "events", "--format", fmt)
+        stats = json.loads(out.stdout.strip().splitlines()[-1])
+        results[f"E {fmt}"] = {"seconds": stats["seconds"], "bytes": stats["bytes"], "rows": stats["rows"]}
+        if fmt == "csv":
+            results["pages"] = {"first_ms": stats["first_page_ms"], "last_ms": stats["last_page_ms"]}
+
+
+def wrk_latency(env, lua, path, seconds):
+    out = subprocess.run(["wrk", "-t2", "-c200", f"-d{seconds}s", "--latency", "-s", str(lua),
+                          f"{env.base}{path}"], check=True, capture_output=True, text=True).stdout
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    reqs = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"p99_ms": float(p99.group(1)) * scale, "rps": float(reqs.group(1)),
+            "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def run_latency(env, keys, results, tmp):
+    if not shutil_which("wrk"):
+        log("wrk is missing (apt-get install wrk); skipping the latency test")
+        return
+    haul = Haul(env)
+    big = api(env, keys[0], "POST", "/v1/exports", {"dataset": "events"})
+    time.sleep(1)
+    lua_keys = ", ".join(f'"{k}"' for k in keys)
+    post = Path(tmp) / "post.lua"
+    post.write_text(f"""
+local keys = {{{lua_keys}}}
+local n = 0
+request = function()
+  n = n + 1
+  local headers = {{}}
+  headers["Authorization"] = "Bearer " .. keys[(n % #keys) + 1]
+  headers["Content-Type"] = "application/json"
+  return wrk.format("POST", "/v1/exports", headers, '{{"dataset": "tiny"}}')
+end
+""")
+    get = Path(tmp) / "get.lua"
+    get.write_text(f"""
+wrk.headers["Authorization"] = "Bearer {keys[0]}"
+""")
+    log("latency: 200 clients POST /v1/exports while a 5M-row export runs")
+    results["POST p99"] = wrk_latency(env, post, "/v1/exports", 10)
+    log("latency: 200 clients GET /v1/exports/{id}")
+    results["GET p99"] = wrk_latency(env, get, f"/v1/exports/{big['id']}", 10)
+    status = api(env, keys[0], "GET", f"/v1/exports/{big['id']}")["status"]
+    results["latency export status"] = status
+    haul.stop()
+    # The load left thousands of tiny exports; they are not part of what follows.
+    env.psql("UPDATE haul.exports SET status = 'cancelled', cancel_requested = true "
+             "WHERE status IN ('queued', 'running')")
+
+
+def shutil_which(name):
+    from shutil import which
+    return which(name)
+
+
+def run_concurrent(env, key, results, per=200_000, count=16):
+    haul = Haul(env, concurrency=count)
+    log(f"one export of {per:,} rows")
+    single, _ = run_export(env, key, {"dataset": "events", "filter": {"id": {"lte": per}}})
+    log(f"{count} concurrent exports of {per:,} rows on one worker (concurrency {count})")
+    t = time.perf_counter()
+    ids = [api(env, key, "POST", "/v1/exports",
+               {"dataset": "events", "filter": {"id": {"gt": i * per, "lte": (i + 1) * per}}})["id"]
+           for i in range(count)]
+    pending = set(ids)
+    failed = []
+    while pending:
+        time.sleep(0.2)
+        for i in list(pending):
+            st = api(env, key, "GET", f"/v1/exports/{i}")["status"]
+            if st not in ("queued", "running"):
+                pending.discard(i)
+                if st != "succeeded":
+                    failed.append(i)
+    elapsed = time.perf_counter() - t
+    results["concurrent"] = {"count": count, "rows_each": per, "seconds": elapsed,
+                             "single_seconds": single, "failed": len(failed),
+                             "rss": haul.peak_rss_mib()}
+    haul.stop()
+
+
+# ---------------------------------------------------------------- report
+
+def report(results, n):
+    a, b, c = results["A"]["seconds"], results["B"]["seconds"], results["C"]["seconds"]
+    rows = []
+
+    def row(name, secs, nbytes, rss=None, vs_b=None):
+        rows.append((name, secs, n / secs, nbytes / MIB / secs, rss, secs / a, vs_b))
+
+    row("A  COPY csv > /dev/null", a, results["A"]["bytes"])
+    row("B  COPY csv | aws s3 cp -", b, results["B"]["bytes"], vs_b=1.0)
+    row("C  COPY ndjson | aws s3 cp -", c, results["C"]["bytes"])
+    for name in ("D csv", "D ndjson", "D json", "D csv+gzip"):
+        r = results[name]
+        base = c if "json" in name else b
+        row(f"{name}  (Haul e2e)", r["seconds"], r["bytes"], r["rss"], r["seconds"] / base)
+    for name in ("E csv", "E ndjson"):
+        r = results[name]
+        row(f"{name}  (read+encode only)", r["seconds"], r["bytes"])
+
+    print()
+    print(f"Haul benchmark: {n:,} rows, {results['csv_bytes'] / MIB:.0f} MiB as CSV "
+          f"({os.cpu_count()} cores, Postgres and LocalStack on this machine)")
+    print()
+    print(f"| {'run':<34} | {'seconds':>8} | {'rows/s':>10} | {'MB/s':>7} | {'peak RSS':>9} | "
+          f"{'× A':>5} | {'× B/C':>6} |")
+    print(f"|{'-' * 36}|{'-' * 10}|{'-' * 12}|{'-' * 9}|{'-' * 11}|{'-' * 7}|{'-' * 8}|")
+    for name, secs, rps, mbs, rss, vs_a, vs_b in rows:
+        rss_s = f"{rss:.0f} MiB" if rss else ""
+        vs_b_s = f"{vs_b:.2f}" if vs_b else ""
+        print(f"| {name:<34} | {secs:>8.2f} | {rps:>10,.0f} | {mbs:>7.1f} | {rss_s:>9} | "
+              f"{vs_a:>5.2f} | {vs_b_s:>6} |")
+    print()
+    print("× B/C: Haul csv runs against B, Haul ndjson/json against C (lower is better).")
+    e = results["E csv"]["seconds"]
+    print(f"E csv throughput vs A: {a / e:.2f} (target ≥ 0.90)")
+    small, big = results["D csv small"], results["D csv"]
+    print(f"Worker peak RSS: {small['rss']:.0f} MiB for {small['rows']:,} rows, "
+          f"{big['rss']:.0f} MiB for {big['rows']:,} rows "
+          f"(difference {abs(big['rss'] - small['rss']) / small['rss'] * 100:.0f}%, target ≤ 15%; "
+          f"target ≤ 150 MiB)")
+    if "pages" in results:
+        p = results["pages"]
+        print(f"Keyset page of worker.page_rows rows: first {p['first_ms']:.1f} ms, "
+              f"last {p['last_ms']:.1f} ms (ratio {p['last_ms'] / p['first_ms']:.2f}, target ≤ 1.2)")
+    if "POST p99" in results:
+        po, ge = results["POST p99"], results["GET p99"]
+        print(f"200 clients while an export runs: POST /v1/exports p99 {po['p99_ms']:.1f} ms "
+              f"({po['rps']:.0f} req/s, non-2xx {po['non2xx']}; target ≤ 25 ms), "
+              f"GET /v1/exports/{{id}} p99 {ge['p99_ms']:.1f} ms ({ge['rps']:.0f} req/s, "
+              f"non-2xx {ge['non2xx']}; target ≤ 10 ms)")
+    if "concurrent" in results:
+        cc = results["concurrent"]
+        agg = cc["count"] * cc["rows_each"] / cc["seconds"]
+        one = cc["rows_each"] / cc["single_seconds"]
+        print(f"{cc['count']} concurrent {cc['rows_each']:,}-row exports: {cc['seconds']:.1f}s, "
+              f"{cc['failed']} failed, aggregate {agg:,.0f} rows/s vs single {one:,.0f} rows/s "
+              f"(ratio {agg / one:.2f}, target ≥ 1.0), worker peak RSS {cc['rss']:.0f} MiB")
+    print()
+    (HERE / "last-results.json").write_text(json.dumps(results, indent=2))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rows", type=int, default=5_000_000)
+    p.add_argument("--database", default="haul_bench")
+    p.add_argument("--bucket", default="haul-bench")
+    p.add_argument("--port", type=int, default=8099)
+    p.add_argument("--haul-bin", required=True)
+    p.add_argument("--aws-bin", required=True)
+    p.add_argument("--skip", default="", help="comma-separated: latency,concurrent")
+    args = p.parse_args()
+    env = Env(args)
+    skip = set(filter(None, args.skip.split(",")))
+
+    seed(env, args.rows)
+    env.haul_cmd("migrate")
+    keys = [env.haul_cmd("keys", "create", "--tenant", f"bench{i}").stdout.strip() for i in range(20)]
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        run_baselines(env, results, tmp)
+        run_haul_e2e(env, keys[0], results, args.rows)
+        run_encode_only(env, results)
+        if "latency" not in skip:
+            run_latency(env, keys, results, tmp)
+        if "concurrent" not in skip and args.rows >= 16 * 200_000:
+            run_concurrent(env, keys[1], results)
+    report(results, args.rows)
+
+
+if __name__ == "__main__":
+    main()
