@@ -84,6 +84,10 @@ TOML
 export HAUL_CONFIG="$WORK/haul.toml"
 "$HAUL" migrate 2>/dev/null
 KEY="$("$HAUL" keys create --tenant fuzz 2>/dev/null)"
+# The real binary's `keys list` names the key by its prefix, never in full.
+LISTING="$("$HAUL" keys list 2>/dev/null)"
+grep -q "^${KEY:0:8} .*fuzz" <<<"$LISTING" || die "haul keys list lacks the key's prefix and tenant"
+if grep -qF "$KEY" <<<"$LISTING"; then die "haul keys list shows a whole key"; fi
 "$HAUL" all >"$WORK/haul.log" 2>&1 &
 HAUL_PID=$!
 for _ in $(seq 1 100); do
