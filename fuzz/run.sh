@@ -114,6 +114,7 @@ api -o /dev/null "http://127.0.0.1:$PORT/v1/exports/$ID/download"
 
 log "Fuzzing http://127.0.0.1:$PORT for up to ${MAX_TIME}s, $MAX_EXAMPLES examples per operation..."
 status=0
+cd "$WORK" # schemathesis keeps a cache directory in its working directory
 SCHEMATHESIS_HOOKS=checks PYTHONPATH="$HAUL_ROOT/fuzz" \
     "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/openapi.json" \
     --header "Authorization: Bearer $KEY" \
@@ -135,4 +136,5 @@ if [[ $errors != 0 ]]; then
     grep -E 'logger.* 5[0-9][0-9] |internal error' "$WORK/haul.log" | head -20 >&2
     status=1
 fi
+cd "$HAUL_ROOT"
 exit "$status"

@@ -899,5 +899,16 @@ async fn list_pages_by_keyset_filters_by_status_and_stays_in_the_tenant() {
         .await
         .unwrap();
     expect_problem(res, 422, "invalid-cursor").await;
+    // Another tenant's genuine cursor is refused too.
+    let (_, theirs) = env.get_json(&globex, "/v1/exports?limit=1").await;
+    let res = env
+        .http
+        .get(env.url("/v1/exports"))
+        .bearer_auth(&acme)
+        .query(&[("cursor", theirs["next_cursor"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 422, "invalid-cursor").await;
     env.stop().await;
 }

@@ -356,9 +356,12 @@ pub struct ExportList {
     pub next_cursor: Option<String>,
 }
 
+/// Where the next page starts, bound to the tenant that listed it.
 #[derive(Serialize, Deserialize)]
 struct ListCursor {
     before: Uuid,
+    #[serde(rename = "t")]
+    tenant: String,
 }
 
 const LIST_CURSOR: &str = "list";
@@ -402,15 +405,17 @@ pub async fn list_exports(
     }
     let before = match &query.cursor {
         None => None,
-        Some(c) => Some(
-            state
+        Some(c) => {
+            let cursor = state
                 .signer
                 .open::<ListCursor>(LIST_CURSOR, c)
-                .map_err(|_| {
+                .ok()
+                .filter(|cursor| cursor.tenant == tenant.0)
+                .ok_or_else(|| {
                     ApiError::unprocessable("invalid-cursor", "cursor: not a cursor from this list")
-                })?
-                .before,
-        ),
+                })?;
+            Some(cursor.before)
+        }
     };
     let mut rows = state
         .meta
@@ -419,11 +424,13 @@ pub async fn list_exports(
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = match (more, rows.last()) {
-        (true, Some(last)) => Some(
-            state
-                .signer
-                .seal(LIST_CURSOR, &ListCursor { before: last.id }),
-        ),
+        (true, Some(last)) => Some(state.signer.seal(
+            LIST_CURSOR,
+            &ListCursor {
+                before: last.id,
+                tenant: tenant.0.clone(),
+            },
+        )),
         _ => None,
     };
     let exports: Vec<_> = rows
