@@ -14,6 +14,8 @@ CREATE TABLE orders (
     placed_at timestamptz,
     paid boolean,
     amount numeric(10,2),
+    code varchar(4),
+    grade char(3),
     note text
 );
 INSERT INTO orders
@@ -23,6 +25,8 @@ SELECT i,
        CASE WHEN i % 23 = 0 THEN NULL ELSE timestamptz '2024-01-01 00:00:00+00' + i * interval '7 minutes' END,
        CASE WHEN i % 29 = 0 THEN NULL ELSE i % 2 = 0 END,
        CASE WHEN i % 31 = 0 THEN NULL ELSE (i % 250) * 0.5 END,
+       CASE WHEN i % 37 = 0 THEN NULL ELSE (ARRAY['abcd', 'abc', 'b'])[1 + i % 3] END,
+       (ARRAY['a', 'ab', 'abc'])[1 + i % 3],
        'note ' || i
   FROM generate_series(1, 600) AS i;
 "#;
@@ -34,9 +38,17 @@ async fn orders_env() -> TestEnv {
             .dataset("orders", "public.orders", &["id"])
             .with(|s| {
                 let ds = s.datasets.get_mut("orders").unwrap();
-                ds.filterable = ["qty", "status", "placed_at", "paid", "amount"]
-                    .map(String::from)
-                    .to_vec();
+                ds.filterable = [
+                    "qty",
+                    "status",
+                    "placed_at",
+                    "paid",
+                    "amount",
+                    "code",
+                    "grade",
+                ]
+                .map(String::from)
+                .to_vec();
             }),
     )
     .await
@@ -107,6 +119,17 @@ fn cases() -> Vec<(Value, &'static str)> {
             json!({"amount": {"gte": 0, "lt": 1}}),
             "amount >= 0 AND amount < 1",
         ),
+        // Values longer or finer than the column's type modifier compare as
+        // given, never truncated or rounded to varchar(4) / char(3) /
+        // numeric(10,2) first.
+        (json!({"amount": {"lt": "0.504"}}), "amount < 0.504"),
+        (json!({"code": {"lt": "abcdX"}}), "code < 'abcdX'"),
+        (
+            json!({"code": {"in": ["abcdX", "b"]}}),
+            "code IN ('abcdX', 'b')",
+        ),
+        (json!({"grade": {"lt": "abcd"}}), "grade < 'abcd'"),
+        (json!({"grade": {"eq": "ab"}}), "grade = 'ab'"),
         (
             json!({"qty": {"gt": 10}, "status": {"eq": "buy"}, "paid": {"eq": true}, "amount": {"is_null": false}}),
             "qty > 10 AND status = 'buy' AND paid AND amount IS NOT NULL",

@@ -10,7 +10,7 @@
 //! Every row is also capped at the high-water key recorded when the export
 //! first started, so a retried or resumed export reads the same rows.
 
-use super::sql::{ident, typed_literal};
+use super::sql::{ident, literal, typed_literal};
 use haul_core::{Dataset, ExportSpec, Filter, Format};
 
 /// Alias of the relation in every query, so that column references stay
@@ -74,25 +74,29 @@ impl<'a> PageQuery<'a> {
         cols.join(", ")
     }
 
+    /// The caller's tenant, when the dataset has a tenant column.
+    fn tenant_scope(&self) -> Option<String> {
+        let t = self.ds.tenant_column.as_ref()?;
+        Some(format!("{} = {}", self.col(t), literal(self.tenant)))
+    }
+
     /// Tenant scope and the client's filters.
+    ///
+    /// These values are left as untyped literals, which PostgreSQL resolves
+    /// to the column's type without its modifier. A cast to the column's
+    /// full type would apply `varchar(4)`, `char(3)` or `numeric(10,2)` to
+    /// the value first, silently truncating or rounding it, so that `eq
+    /// "abcde"` matched `abcd` and `lt "0.504"` meant `< 0.50`.
     fn scope(&self) -> Vec<String> {
-        let mut conds = Vec::new();
-        if let Some(t) = &self.ds.tenant_column {
-            conds.push(format!(
-                "{} = {}",
-                self.col(t),
-                typed_literal(self.tenant, self.type_of(t))
-            ));
-        }
+        let mut conds: Vec<String> = self.tenant_scope().into_iter().collect();
         for f in &self.spec.filters {
             let c = self.col(f.column());
-            let ty = self.type_of(f.column());
             conds.push(match f {
                 Filter::Compare { op, value, .. } => {
-                    format!("{c} {} {}", op.sql(), typed_literal(value, ty))
+                    format!("{c} {} {}", op.sql(), literal(value))
                 }
                 Filter::In { values, .. } => {
-                    let lits: Vec<String> = values.iter().map(|v| typed_literal(v, ty)).collect();
+                    let lits: Vec<String> = values.iter().map(|v| literal(v)).collect();
                     format!("{c} IN ({})", lits.join(", "))
                 }
                 Filter::IsNull { is_null: true, .. } => format!("{c} IS NULL"),
@@ -128,18 +132,9 @@ impl<'a> PageQuery<'a> {
     /// The key of the last row in scope now (within the tenant, ignoring
     /// filters): the export never reads past it.
     pub fn high_water(&self) -> String {
-        let mut scope = Vec::new();
-        if let Some(t) = &self.ds.tenant_column {
-            scope.push(format!(
-                "{} = {}",
-                self.col(t),
-                typed_literal(self.tenant, self.type_of(t))
-            ));
-        }
-        let filter = if scope.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", scope.join(" AND "))
+        let filter = match self.tenant_scope() {
+            Some(tenant) => format!(" WHERE {tenant}"),
+            None => String::new(),
         };
         format!(
             "SELECT {} FROM {} AS {REL}{filter} ORDER BY {} LIMIT 1",

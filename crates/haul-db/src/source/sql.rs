@@ -4,8 +4,10 @@
 //! filter values as literals. Every literal is produced here: the value is
 //! quoted as a standard string literal (quotes doubled, which is the only
 //! escape under `standard_conforming_strings = on`, which Haul sets on every
-//! source session) and cast to the column's type, so PostgreSQL's own input
-//! function parses it. <https://www.postgresql.org/docs/current/sql-syntax-lexical.html>
+//! source session). Key values are cast to the column's type, so PostgreSQL's
+//! own input function parses them; client filter values stay untyped and take
+//! the column's type without its modifier (see `PageQuery::scope`).
+//! <https://www.postgresql.org/docs/current/sql-syntax-lexical.html>
 
 /// A quoted identifier: `"name"` with embedded quotes doubled.
 pub fn ident(name: &str) -> String {
