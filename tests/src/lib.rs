@@ -8,8 +8,8 @@
 
 pub mod browser;
 pub mod env;
-pub mod haul_bin;
 pub mod golden;
+pub mod haul_bin;
 pub mod pg;
 pub mod process;
 pub mod proxy;

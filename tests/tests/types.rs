@@ -41,7 +41,12 @@ CREATE TABLE golden (
     ip inet,
     net cidr,
     t text,
-    "order" text
+    "order" text,
+    r4 int4range,
+    tr tstzrange,
+    bits bit varying,
+    cash money,
+    pt point
 );
 INSERT INTO golden (id) VALUES (1);
 INSERT INTO golden VALUES
@@ -77,6 +82,13 @@ INSERT INTO golden VALUES
 (8, 1, 1, 1, 0.1, 0.1, 0.1, 0.1, repeat(E'ab"c,\t\\\n🚀;''', 87382), repeat('v', 20), 'abcde', true,
  '2024-01-01', '01:02:03', '01:02:03+00', '2024-01-01 01:02:03', '2024-01-01 01:02:03+00',
  '1 hour', 'c0ffee00-0000-4000-8000-000000000003', '{}', '{}', '\x01', '{1}', '{"x"}', '{{1}}', 'sad', '1.1.1.1', '1.1.1.1/32', 'big', 'row');
+-- Types beyond the list, filled in afterwards so row 1 stays all NULL.
+UPDATE golden SET r4 = CASE WHEN id % 2 = 0 THEN '[1,10)'::int4range ELSE 'empty' END,
+                  tr = tstzrange('2024-03-10 06:59:59.5+00', CASE WHEN id % 2 = 0 THEN 'infinity'::timestamptz END, '(]'),
+                  bits = B'1011' || (id::bit(3))::varbit,
+                  cash = 12.34 * id,
+                  pt = point(id, -id / 3.0)
+ WHERE id <> 1;
 "#;
 
 /// Zones the golden file is checked in: the default (no `timezone` field,
@@ -156,6 +168,9 @@ async fn every_type_in_ndjson_and_json_parses_equal_to_row_to_json() {
                 r#""d":5e-324"#,
                 r#""select":-9223372036854775808"#,
                 r#""num":"NaN""#,
+                // jsonb's own key order and spacing, json's text verbatim.
+                r#""jb":{"a": 2, "b": "last wins", "s": "esc \" \\ \n \t é 🚀", "bb": 1, "ccc": {"y": [true, false], "z": 1}}"#,
+                r#""j":[1, 2.50, "x", true, null, {"k": []}]"#,
                 r#""d":"-Infinity""#,
             ] {
                 assert!(text.contains(digits), "{digits} in the JSON file");
