@@ -43,12 +43,7 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
             format!("dataset `{}` is no longer configured", spec.dataset),
         )
     })?;
-    let src = connect_source(
-        ctx.settings.source_url(),
-        &spec.timezone,
-        ctx.settings.source.statement_timeout.0,
-    )
-    .await?;
+    let (src, bounds) = connect_sources(ctx, &spec.timezone).await?;
     let query = PageQuery::new(ds, spec, &row.tenant);
 
     let (upload, high_water, resumed) = match (&row.upload_id, &row.object_key) {
@@ -98,6 +93,7 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
             export: Some(id),
             spec,
             src: &src,
+        bounds: &bounds,
             query: &query,
             high_water: high_water.as_deref(),
             uploader: &mut uploader,
@@ -201,12 +197,7 @@ pub async fn encode_into<S: PartSink>(
         .catalog
         .get(&spec.dataset)
         .ok_or_else(|| JobError::permanent("dataset-unavailable", "dataset is not configured"))?;
-    let src = connect_source(
-        ctx.settings.source_url(),
-        &spec.timezone,
-        ctx.settings.source.statement_timeout.0,
-    )
-    .await?;
+    let (src, bounds) = connect_sources(ctx, &spec.timezone).await?;
     let query = PageQuery::new(ds, spec, tenant);
     let high_water = src.key_row(&query.high_water()).await?;
     let mut pos = Position {
@@ -221,6 +212,7 @@ pub async fn encode_into<S: PartSink>(
         export: None,
         spec,
         src: &src,
+        bounds: &bounds,
         query: &query,
         high_water: high_water.as_deref(),
         uploader: sink,
@@ -231,6 +223,22 @@ pub async fn encode_into<S: PartSink>(
         bytes: pos.bytes,
         sha256: pos.sha.finalize_hex(),
     })
+}
+
+/// Two sessions on the source: one streams pages, the other finds the
+/// next page's extent meanwhile.
+async fn connect_sources(
+    ctx: &WorkerContext,
+    timezone: &str,
+) -> Result<(SourceConn, SourceConn), JobError> {
+    let connect = || {
+        connect_source(
+            ctx.settings.source_url(),
+            timezone,
+            ctx.settings.source.statement_timeout.0,
+        )
+    };
+    Ok(tokio::try_join!(connect(), connect())?)
 }
 
 /// First attempt: fix the high-water key, estimate the rows, open the upload.
@@ -282,6 +290,9 @@ struct Pages<'a, S: PartSink> {
     export: Option<Uuid>,
     spec: &'a ExportSpec,
     src: &'a SourceConn,
+    /// A second session on the source for the bound queries, which run
+    /// while `src` streams the previous page.
+    bounds: &'a SourceConn,
     query: &'a PageQuery<'a>,
     high_water: Option<&'a [String]>,
     uploader: &'a mut S,
@@ -307,19 +318,29 @@ impl<S: PartSink> Pages<'_, S> {
         }
         let mut header_pending = fresh && spec.header && layout.is_none();
         let mut limit = FIRST_PAGE_ROWS.min(self.ctx.settings.worker.page_rows);
-        while let Some(upto) = self.high_water {
+        let bounds = self.bounds;
+        let mut next = match self.high_water {
+            Some(upto) => {
+                let bound_sql = self.query.bound(pos.after.as_deref(), upto, limit);
+                self.src.page_bound(&bound_sql).await?
+            }
+            None => None,
+        };
+        while let (Some(upto), Some(bound)) = (self.high_water, next.take()) {
             self.check_stop().await?;
-            let bound_sql = self.query.bound(pos.after.as_deref(), upto, limit);
-            let Some(bound) = self.src.page_bound(&bound_sql).await? else {
-                break;
-            };
             let copy_sql =
                 self.query
                     .copy(pos.after.as_deref(), Some(&bound.last_key), header_pending);
             header_pending = false;
-            let page_bytes = self
-                .copy_into(&copy_sql, &mut framer, &mut writer, &mut scratch)
-                .await?;
+            // The next page's extent is found on the second connection while
+            // this page streams, so bound queries cost no time of their own.
+            let following_sql = self.query.bound(Some(&bound.last_key), upto, limit);
+            let (page_bytes, following) = tokio::join!(
+                self.copy_into(&copy_sql, &mut framer, &mut writer, &mut scratch),
+                bounds.page_bound(&following_sql),
+            );
+            let page_bytes = page_bytes?;
+            next = following?;
             pos.rows += bound.rows;
             pos.after = Some(bound.last_key);
             limit = self.next_limit(page_bytes, bound.rows);
