@@ -15,6 +15,7 @@ use haul_db::MetaDb;
 use haul_db::meta::exports::ExportResult;
 use haul_db::meta::{LeaseLost, PartCheckpoint};
 use haul_encode::ResumableSha256;
+use haul_s3::MultipartUpload;
 use haul_tests::env::sha256_hex;
 use haul_tests::process::HaulProcess;
 use haul_tests::{TestEnv, TestOptions, s3};
@@ -247,6 +248,12 @@ async fn sigterm_hands_the_export_back_without_waiting_for_the_orphan_timeout() 
         )
         .await;
     let handed_back = f.parts(uuid).await;
+    // Handed back, not abandoned: released, and the attempt not counted.
+    let row = f.row(uuid).await;
+    assert_eq!(
+        (row.status.as_str(), row.lease, row.attempt),
+        ("running", None, 0)
+    );
 
     let second = HaulProcess::worker("term-2", &settings).await;
     let export = f.env.wait_until_done(&f.key, &id).await;
@@ -259,6 +266,7 @@ async fn sigterm_hands_the_export_back_without_waiting_for_the_orphan_timeout() 
     f.assert_exact(&id, &export, &expected).await;
     let line = attempt_started(&second);
     assert_eq!(line["resumed_parts"], handed_back, "{line}");
+    assert_eq!(line["attempt"], 1, "{line}");
     f.stop().await;
 }
 
@@ -609,5 +617,239 @@ async fn a_stale_lease_can_neither_checkpoint_nor_complete_nor_end() {
         meta.succeed_export(id, new, &result).await,
         "second success",
     );
+    f.stop().await;
+}
+
+/// Two exports whose earlier attempt checkpointed its last part, completed
+/// the upload and died before recording success. The next attempt's
+/// CompleteMultipartUpload answers NoSuchUpload: it keeps the object when
+/// its size is the checkpointed one, and fails the export (leaving nothing at
+/// the key) when someone else's object of another size sits there.
+#[tokio::test]
+async fn an_upload_completed_by_a_dead_attempt_is_kept_only_if_its_size_matches() {
+    const SMALL: &str = "CREATE TABLE big (id bigint PRIMARY KEY, payload text, n numeric);
+        INSERT INTO big SELECT i, md5(i::text), i FROM generate_series(1, 5000) i;";
+    let f = Fixture::start_with(SMALL, options()).await;
+    let body = f.env.copy(BIG_COPY).await;
+    let (kept_id, kept) = f.export().await;
+    let (lost_id, lost) = f.export().await;
+    stage_completed_upload(&f, kept, &body).await;
+    let lost_key = stage_completed_upload(&f, lost, &body).await;
+    f.env
+        .storage
+        .client
+        .put_object()
+        .bucket(&f.env.storage.bucket)
+        .key(&lost_key)
+        .body(b"someone else's object".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+
+    let worker = HaulProcess::worker("completed", &worker_settings(&f.env, |_| {})).await;
+    let export = f.env.wait_until_done(&f.key, &kept_id).await;
+    assert_eq!(export["status"], "succeeded", "{export}");
+    assert_eq!(f.env.download_bytes(&f.key, &kept_id).await, body);
+    assert_eq!(export["result"]["sha256"], sha256_hex(&body));
+    assert_eq!(export["result"]["bytes"], body.len());
+    assert_eq!(
+        worker
+            .events("upload was already completed by an earlier attempt; keeping its object")
+            .len(),
+        1,
+        "{}",
+        worker.log_text()
+    );
+
+    let export = f.env.wait_until_done(&f.key, &lost_id).await;
+    assert_eq!(export["status"], "failed", "{export}");
+    assert_eq!(export["error"]["code"], "upload-lost", "{export}");
+    let keys = s3::object_keys(&f.env.storage).await;
+    assert!(!keys.contains(&lost_key), "{keys:?}");
+    assert_eq!(keys.len(), 1);
+    assert!(s3::open_uploads(&f.env.storage).await.is_empty());
+    f.stop().await;
+}
+
+/// Plays an attempt that uploaded `body` as its only part, checkpointed it
+/// as final, completed the upload and died. Returns the object key.
+async fn stage_completed_upload(f: &Fixture, id: Uuid, body: &[u8]) -> String {
+    let row = f.row(id).await;
+    let storage = &f.env.storage;
+    let key = storage.object_key(&row.tenant, &id.to_string(), &row.spec.0.filename);
+    let upload = MultipartUpload::create(&storage.client, &storage.bucket, &key, "text/csv")
+        .await
+        .unwrap();
+    let part = upload
+        .upload_part(1, bytes::Bytes::copy_from_slice(body))
+        .await
+        .unwrap();
+    let claimed = f.meta.claim_export(id).await.unwrap().unwrap();
+    let lease = claimed.lease.unwrap();
+    let last_key = vec!["5000".to_string()];
+    f.meta
+        .record_upload(id, lease, &key, &upload.upload_id, Some(&last_key), None)
+        .await
+        .unwrap();
+    let mut sha = ResumableSha256::new();
+    sha.update(body);
+    let checkpoint = PartCheckpoint {
+        part_number: 1,
+        etag: part.etag.clone(),
+        cursor: Some(last_key),
+        rows: 5000,
+        bytes: body.len() as i64,
+        sha,
+        is_final: true,
+    };
+    f.meta.checkpoint(id, lease, &checkpoint).await.unwrap();
+    upload.complete(&[part]).await.unwrap();
+    key
+}
+
+/// Options for the in-process workers of the permanent-fault tests.
+fn in_process() -> TestOptions {
+    TestOptions {
+        workers: true,
+        ..options()
+    }
+    .with(|s| s.worker.parts_in_flight = 1)
+}
+
+/// Changes the source under a running export; it must fail at once (first
+/// attempt, no retries) with `code`, leaving no object and no open upload.
+async fn permanent_fault_mid_export(f: &Fixture, sql: &str, code: &str) {
+    let (id, uuid) = f.export().await;
+    f.wait_parts(uuid, 1).await;
+    f.env.source.batch_execute(sql).await.unwrap();
+    let export = f.env.wait_until_done(&f.key, &id).await;
+    eprintln!("{sql}: {}", export["error"]);
+    assert_eq!(export["status"], "failed", "{export}");
+    assert_eq!(export["error"]["code"], code, "{export}");
+    assert!(
+        export["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SQLSTATE")
+    );
+    assert_eq!(
+        f.row(uuid).await.attempt,
+        1,
+        "a permanent fault was retried"
+    );
+    assert!(s3::object_keys(&f.env.storage).await.is_empty());
+    assert!(s3::open_uploads(&f.env.storage).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_dropped_table_fails_the_export_at_once() {
+    let _turn = HEAVY.acquire().await.unwrap();
+    let f = Fixture::start(in_process()).await;
+    permanent_fault_mid_export(&f, "DROP TABLE big", "dataset-unavailable").await;
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn a_dropped_column_fails_the_export_at_once() {
+    let _turn = HEAVY.acquire().await.unwrap();
+    let f = Fixture::start(in_process()).await;
+    permanent_fault_mid_export(&f, "ALTER TABLE big DROP COLUMN n", "column-unavailable").await;
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn a_revoked_permission_fails_the_export_at_once() {
+    let _turn = HEAVY.acquire().await.unwrap();
+    // The worker reads the source as a role of its own.
+    let role = format!("haul_reader_{}", &Uuid::new_v4().simple().to_string()[..12]);
+    let setup = format!("{BIG} CREATE ROLE {role} LOGIN; GRANT SELECT ON big TO {role};");
+    let reader = role.clone();
+    let f = Fixture::start_with(
+        &setup,
+        in_process().with(move |s| {
+            s.worker.parts_in_flight = 1;
+            s.source.url = Some(
+                s.database
+                    .url
+                    .replacen("postgres@", &format!("{reader}@"), 1),
+            );
+        }),
+    )
+    .await;
+    permanent_fault_mid_export(
+        &f,
+        &format!("REVOKE SELECT ON big FROM {role}"),
+        "permission-denied",
+    )
+    .await;
+    f.stop().await;
+    let admin = haul_tests::pg::connect(&haul_tests::pg::admin_url()).await;
+    admin
+        .batch_execute(&format!("DROP ROLE IF EXISTS {role}"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn sigint_on_haul_all_hands_back_and_exits_cleanly() {
+    let _turn = HEAVY.acquire().await.unwrap();
+    let f = Fixture::start(options()).await;
+    let grace = Duration::from_secs(15);
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let settings = worker_settings(&f.env, |s| {
+        s.worker.orphan_after = Span::secs(600);
+        s.worker.shutdown_grace = Span(grace);
+        s.server.bind = addr.to_string();
+        s.server.public_url = format!("http://{addr}");
+    });
+    let expected = f.env.copy(BIG_COPY).await;
+
+    let mut all = HaulProcess::spawn("all", "all", &settings).await;
+    all.wait_for_log("API listening", WAIT).await;
+    all.wait_for_log("export worker started", WAIT).await;
+    // The export is created through this process's own API.
+    let res = f
+        .env
+        .http
+        .post(format!("http://{addr}/v1/exports"))
+        .bearer_auth(&f.key)
+        .json(&json!({"dataset": "big"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let uuid: Uuid = id.parse().unwrap();
+    f.wait_parts(uuid, 1).await;
+
+    let signalled = Instant::now();
+    all.signal("INT").await;
+    let status = all
+        .wait_exit(grace + Duration::from_secs(30))
+        .await
+        .expect("haul all exits after SIGINT");
+    let exit_after = signalled.elapsed();
+    eprintln!("haul all: SIGINT → {status} after {exit_after:?}");
+    assert!(status.success(), "exit status {status}");
+    assert!(exit_after <= grace, "exit took {exit_after:?}");
+    for message in [
+        "SIGINT received; shutting down",
+        "shutting down; handing the export back at its last checkpoint",
+        "API stopped",
+        "export worker stopped",
+    ] {
+        all.wait_for_log(message, Duration::from_secs(1)).await;
+    }
+
+    let _next = HaulProcess::worker("after-all", &settings).await;
+    let export = f.env.wait_until_done(&f.key, &id).await;
+    assert!(signalled.elapsed() < Duration::from_secs(120));
+    f.assert_exact(&id, &export, &expected).await;
     f.stop().await;
 }

@@ -31,6 +31,16 @@ impl JobError {
         }
     }
 
+    /// The `error.message` an export gets when this error ends it (the
+    /// code is reported beside it, so it is not repeated here).
+    pub fn message(&self) -> String {
+        match self {
+            JobError::Permanent { message, .. } => message.clone(),
+            JobError::Transient(e) => format!("{e:#}"),
+            other => other.to_string(),
+        }
+    }
+
     /// The `error.code` an export gets when this error ends it.
     pub fn code(&self) -> &'static str {
         match self {

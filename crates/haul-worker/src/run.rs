@@ -53,21 +53,43 @@ pub async fn run_export(ctx: &WorkerContext, id: Uuid) -> anyhow::Result<JobOutc
                 tracing::warn!(attempt = row.attempt, error = %format!("{e:#}"), ?pause, "transient fault; will resume from the last checkpoint");
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => {}
-                    _ = ctx.shutdown.cancelled() => return Ok(JobOutcome::HandBack),
+                    // The next claim sees the request and ends the export.
+                    _ = cancel_requested(ctx, id) => {}
+                    _ = ctx.shutdown.cancelled() => return hand_back(ctx, &row).await,
                 }
             }
             Err(JobError::LeaseLost) => {
                 tracing::warn!("another attempt owns this export; stopping this one");
                 return Ok(JobOutcome::Finished);
             }
-            Err(JobError::Shutdown) => {
-                tracing::info!("shutting down; handing the export back at its last checkpoint");
-                return Ok(JobOutcome::HandBack);
-            }
+            Err(JobError::Shutdown) => return hand_back(ctx, &row).await,
             Err(err) => {
                 end_badly(ctx, &row, err).await?;
                 return Ok(JobOutcome::Finished);
             }
+        }
+    }
+}
+
+/// Releases the export for the queue to give to the next worker at once.
+async fn hand_back(ctx: &WorkerContext, row: &ExportRow) -> anyhow::Result<JobOutcome> {
+    tracing::info!("shutting down; handing the export back at its last checkpoint");
+    let lease = row.lease.expect("claimed");
+    if let Err(e) = ctx.meta.release_export(row.id, lease).await {
+        // The next claim takes the export over all the same; this attempt
+        // then merely counts against worker.max_attempts.
+        tracing::warn!(error = %format!("{e:#}"), "could not release the export");
+    }
+    Ok(JobOutcome::HandBack)
+}
+
+/// Resolves once a client asks to cancel the export, so that a pause between
+/// attempts does not delay the cancel.
+async fn cancel_requested(ctx: &WorkerContext, id: Uuid) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if ctx.meta.cancel_requested(id).await.unwrap_or(false) {
+            return;
         }
     }
 }
@@ -110,7 +132,7 @@ async fn end_badly(ctx: &WorkerContext, claimed: &ExportRow, err: JobError) -> a
     }
     let (status, error) = match &err {
         JobError::Cancelled => (Status::Cancelled, None),
-        other => (Status::Failed, Some((other.code(), other.to_string()))),
+        other => (Status::Failed, Some((other.code(), other.message()))),
     };
     match &error {
         Some((code, message)) => tracing::error!(code, message, "export failed"),

@@ -249,6 +249,23 @@ impl MetaDb {
             .await
     }
 
+    /// Hands a running export back to the queue without counting this
+    /// attempt: a deploy is not the export's fault, so rolling restarts never
+    /// exhaust `worker.max_attempts`. Clearing the lease fences out whatever
+    /// of the stopping attempt is still in flight. A lease already lost
+    /// leaves nothing to release.
+    pub async fn release_export(&self, id: Uuid, lease: Uuid) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE haul.exports SET lease = NULL, attempt = attempt - 1
+              WHERE id = $1 AND lease = $2 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(lease)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Whether a client asked to cancel this export.
     pub async fn cancel_requested(&self, id: Uuid) -> anyhow::Result<bool> {
         Ok(
