@@ -1,41 +1,18 @@
 //! The real `haul` binary as a child process, for the faults only a separate
 //! process can suffer: SIGKILL, SIGTERM, SIGSTOP/SIGCONT.
 //!
-//! The binary is `$HAUL_BIN`, else `$CARGO_TARGET_DIR/debug/haul`, else the
-//! `haul` next to the test executable's `deps` directory. `cargo test` does
-//! not build another package's binary, so scripts/test.sh runs
-//! `cargo build -p haul --locked` first.
+//! The binary is found by [`crate::haul_bin::path`] (`$HAUL_BIN`, else
+//! `$CARGO_TARGET_DIR/debug/haul`). `cargo test` does not build another
+//! package's binary, so scripts/test.sh runs `cargo build -p haul --locked`
+//! first.
 
 use haul_core::Settings;
 use serde_json::Value;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
-
-/// Where the `haul` binary is; panics with what to do when it is missing.
-pub fn haul_bin() -> PathBuf {
-    let bin = if let Some(explicit) = std::env::var_os("HAUL_BIN") {
-        PathBuf::from(explicit)
-    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        Path::new(&target).join("debug").join("haul")
-    } else {
-        // <target>/debug/deps/<test binary> → <target>/debug/haul
-        let exe = std::env::current_exe().expect("the test binary's path");
-        exe.parent()
-            .and_then(Path::parent)
-            .expect("the test binary lives in <target>/debug/deps")
-            .join("haul")
-    };
-    assert!(
-        bin.is_file(),
-        "the haul binary is missing at {}: build it first with `cargo build -p haul --locked` \
-         (scripts/test.sh does), or point HAUL_BIN at it",
-        bin.display()
-    );
-    bin
-}
 
 /// A running `haul <command>` with its own TOML configuration; its stderr
 /// (JSON logs) goes to a file the test can read. Killed when dropped.
@@ -60,7 +37,7 @@ impl HaulProcess {
         std::fs::write(&config, toml::to_string(&json).expect("settings as TOML"))
             .expect("write the config file");
         let log = File::create(dir.join("haul.log")).expect("create the log file");
-        let child = Command::new(haul_bin())
+        let child = Command::new(crate::haul_bin::path())
             .arg("--config")
             .arg(&config)
             .arg(command)
