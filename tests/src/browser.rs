@@ -102,9 +102,17 @@ impl Browser {
 
     /// Sends a browser-level command and returns its result.
     pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.call_in(None, method, params).await
+    }
+
+    /// Sends a command to a page's session (or the browser's, with None).
+    pub async fn call_in(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
-        let msg = json!({"id": id, "method": method, "params": params});
+        let mut msg = json!({"id": id, "method": method, "params": params});
+        if let Some(session) = session {
+            msg["sessionId"] = json!(session);
+        }
         self.ws
             .send(Message::text(msg.to_string()))
             .await
@@ -173,6 +181,56 @@ impl Browser {
     /// Opens `url` in a new tab, as pasting it into the address bar does.
     pub async fn open(&mut self, url: &str) {
         self.call("Target.createTarget", json!({"url": url})).await;
+    }
+
+    /// Opens `url` in a new tab and attaches to it; returns the session id
+    /// that [`Browser::evaluate`] takes.
+    pub async fn open_page(&mut self, url: &str) -> String {
+        let target = self.call("Target.createTarget", json!({"url": url})).await;
+        let attached = self
+            .call(
+                "Target.attachToTarget",
+                json!({"targetId": target["targetId"], "flatten": true}),
+            )
+            .await;
+        attached["sessionId"].as_str().unwrap().to_string()
+    }
+
+    /// Runs `expression` in the page and returns its value (awaiting a
+    /// promise); a JavaScript exception fails the test.
+    pub async fn evaluate(&mut self, session: &str, expression: &str) -> Value {
+        let result = self
+            .call_in(
+                Some(session),
+                "Runtime.evaluate",
+                json!({"expression": expression, "awaitPromise": true, "returnByValue": true}),
+            )
+            .await;
+        if let Some(exception) = result.get("exceptionDetails") {
+            panic!("JavaScript failed: {exception}\n{expression}");
+        }
+        result["result"]["value"].clone()
+    }
+
+    /// Evaluates `expression` until it gives something other than null,
+    /// false, "" or an empty array (for up to a minute).
+    pub async fn wait_for(&mut self, session: &str, expression: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let value = self.evaluate(session, expression).await;
+            let empty = value.is_null()
+                || value == Value::Bool(false)
+                || value.as_str() == Some("")
+                || value.as_array().is_some_and(|a| a.is_empty());
+            if !empty {
+                return value;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the page never satisfied: {expression}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Waits for the next download to finish; returns the name the browser

@@ -36,6 +36,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::get().to(crate::streaming::route::stream_rows))
                     .default_service(web::to(method_not_allowed)),
             )
+            .service(web::resource("/").route(web::get().to(crate::routes::console::index)))
             .service(web::resource("/healthz").route(web::get().to(ops::healthz)))
             .service(web::resource("/readyz").route(web::get().to(ops::readyz)))
             .service(

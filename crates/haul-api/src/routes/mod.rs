@@ -1,5 +1,6 @@
 //! Routes, one file per resource.
 
+pub mod console;
 pub mod datasets;
 pub mod download;
 pub mod exports;
