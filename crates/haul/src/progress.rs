@@ -2,9 +2,11 @@
 //! a terminal, so scripts and logs get plain output.
 
 use haul_client::{DownloadProgress, Export, Status};
-use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{
+    HumanBytes, HumanCount, HumanDuration, ProgressBar, ProgressDrawTarget, ProgressStyle,
+};
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn bar() -> ProgressBar {
     let target = if std::io::stderr().is_terminal() {
@@ -17,10 +19,14 @@ fn bar() -> ProgressBar {
     pb
 }
 
-/// Rows exported so far against `rows_estimate`; rate and ETA are in rows.
+/// Rows exported so far against `rows_estimate`, bytes written, and the
+/// rate and ETA in rows (measured here between polls, since the worker's
+/// progress arrives in steps).
 pub struct ExportBar {
     pb: ProgressBar,
     estimated: bool,
+    /// When this client first saw the export running, and its rows then.
+    first_running: Option<(Instant, u64)>,
 }
 
 impl Default for ExportBar {
@@ -30,6 +36,7 @@ impl Default for ExportBar {
         Self {
             pb,
             estimated: false,
+            first_running: None,
         }
     }
 }
@@ -40,8 +47,7 @@ impl ExportBar {
         if let (Some(estimate), false) = (p.rows_estimate, self.estimated) {
             self.pb.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} {msg:9} [{bar:30}] {human_pos}/~{human_len} rows, {prefix} \
-                     ({per_sec}, ETA {eta})",
+                    "{spinner} {msg:9} [{bar:30}] {human_pos}/~{human_len} rows, {prefix}",
                 )
                 .expect("valid template")
                 .progress_chars("=> "),
@@ -55,8 +61,31 @@ impl ExportBar {
             self.pb.set_length(len);
         }
         self.pb.set_position(p.rows);
-        self.pb.set_prefix(HumanBytes(p.bytes).to_string());
+        let prefix = self.rate_and_eta(export);
+        self.pb.set_prefix(prefix);
         self.pb.set_message(export.status.to_string());
+    }
+
+    /// "12.3 MiB, 45,000 rows/s, ETA 2m" (rate and ETA once measurable).
+    fn rate_and_eta(&mut self, export: &Export) -> String {
+        let p = &export.progress;
+        let now = Instant::now();
+        if export.status == Status::Running && self.first_running.is_none() {
+            self.first_running = Some((now, p.rows));
+        }
+        let mut text = HumanBytes(p.bytes).to_string();
+        let rate = self.first_running.and_then(|(since, rows)| {
+            let secs = now.duration_since(since).as_secs_f64();
+            (secs >= 1.0 && p.rows > rows).then(|| (p.rows - rows) as f64 / secs)
+        });
+        if let Some(rate) = rate {
+            text += &format!(", {} rows/s", HumanCount(rate as u64));
+            if let Some(left) = p.rows_estimate.and_then(|e| e.checked_sub(p.rows)) {
+                let eta = Duration::from_secs_f64(left as f64 / rate);
+                text += &format!(", ETA {}", HumanDuration(eta));
+            }
+        }
+        text
     }
 
     pub fn finish(&self, export: &Export) {
@@ -68,7 +97,7 @@ impl ExportBar {
 }
 
 fn spinner_style() -> ProgressStyle {
-    ProgressStyle::with_template("{spinner} {msg:9} {human_pos} rows, {prefix} ({per_sec})")
+    ProgressStyle::with_template("{spinner} {msg:9} {human_pos} rows, {prefix}")
         .expect("valid template")
 }
 
