@@ -293,3 +293,46 @@ async fn metrics_report_exports_rows_and_part_uploads() {
     assert!(sample(&text, r#"haul_job_seconds_count{outcome="finished"}"#).unwrap() >= 2.0);
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_separate_worker_serves_its_own_metrics() {
+    let env = TestEnv::start(
+        ROWS,
+        TestOptions {
+            workers: false,
+            ..TestOptions::default()
+        }
+        .dataset("items", "public.items", &["id"]),
+    )
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut settings = env.settings.clone();
+    settings.worker.metrics_bind = Some(format!("127.0.0.1:{port}"));
+    let _worker = haul_tests::process::HaulProcess::worker("metrics", &settings).await;
+    let key = env.api_key("acme").await;
+    let id = env.create_export(&key, &json!({"dataset": "items"})).await;
+    let export = env.wait_until_done(&key, &id).await;
+    assert_eq!(export["status"], "succeeded");
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // A fresh process that ran exactly this export: exact values.
+    assert_eq!(
+        sample(&text, "haul_rows_exported_total"),
+        Some(5000.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "haul_bytes_exported_total"),
+        export["result"]["bytes"].as_f64()
+    );
+    assert_eq!(sample(&text, "haul_part_upload_seconds_count"), Some(1.0));
+    env.stop().await;
+}

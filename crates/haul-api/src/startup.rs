@@ -69,6 +69,17 @@ pub fn build_server(
     Ok(server)
 }
 
+/// `haul work`'s metrics endpoint (`worker.metrics_bind`): `/metrics` only.
+pub fn build_metrics_server(listener: TcpListener) -> std::io::Result<Server> {
+    Ok(HttpServer::new(|| {
+        App::new().service(web::resource("/metrics").route(web::get().to(metrics::process_metrics)))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run())
+}
+
 async fn method_not_allowed(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
     crate::error::Problem::new(
         actix_web::http::StatusCode::METHOD_NOT_ALLOWED,

@@ -128,6 +128,10 @@ pub struct WorkerSettings {
     /// Multipart uploads under `s3.prefix` that no live export owns are
     /// aborted by the sweeper once they are this old.
     pub stray_upload_age: Span,
+    /// Where a `haul work` process serves its own `/metrics` (part upload
+    /// and job histograms, rows and bytes exported). Unset: not served;
+    /// `haul all` shows them on the API's `/metrics` anyway.
+    pub metrics_bind: Option<String>,
 }
 
 impl Default for WorkerSettings {
@@ -145,6 +149,7 @@ impl Default for WorkerSettings {
             sweep_every: Span::secs(60),
             retry_backoff: Span::secs(1),
             stray_upload_age: Span::secs(3600),
+            metrics_bind: None,
         }
     }
 }

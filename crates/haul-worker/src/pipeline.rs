@@ -93,7 +93,7 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
             export: Some(id),
             spec,
             src: &src,
-        bounds: &bounds,
+            bounds: &bounds,
             query: &query,
             high_water: high_water.as_deref(),
             uploader: &mut uploader,

@@ -104,4 +104,33 @@ mod default_file {
         let as_json = |s: &Settings| serde_json::to_value(s).unwrap();
         assert_eq!(as_json(&from_file), as_json(&Settings::default()));
     }
+
+    /// The README's configuration reference names every setting (optional
+    /// ones included), so it cannot fall behind the code.
+    #[test]
+    fn readme_reference_names_every_setting() {
+        let readme_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+        let readme = std::fs::read_to_string(readme_path).unwrap();
+        let reference = readme
+            .split("## Configuration reference")
+            .nth(1)
+            .expect("README has a configuration reference");
+        let settings = serde_json::to_value(Settings::default()).unwrap();
+        let mut missing = Vec::new();
+        for (section, keys) in settings.as_object().unwrap() {
+            let Some(keys) = keys.as_object() else {
+                continue;
+            };
+            if section == "datasets" {
+                continue;
+            }
+            for key in keys.keys() {
+                let name = format!("`{section}.{key}`");
+                if !reference.contains(&name) {
+                    missing.push(name);
+                }
+            }
+        }
+        assert!(missing.is_empty(), "README reference lacks {missing:?}");
+    }
 }

@@ -102,6 +102,18 @@ impl Services {
     }
 
     pub async fn work(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        if let Some(bind) = &self.settings.worker.metrics_bind {
+            let listener = TcpListener::bind(bind)
+                .with_context(|| format!("Failed to listen on worker.metrics_bind ({bind})"))?;
+            let server = haul_api::startup::build_metrics_server(listener)?;
+            let handle = server.handle();
+            tokio::spawn(server);
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                stop.cancelled().await;
+                handle.stop(false).await;
+            });
+        }
         haul_worker::run_workers(self.worker_context(shutdown)).await
     }
 

@@ -8,6 +8,12 @@ use actix_web::{HttpResponse, web};
 use haul_core::Status;
 use prometheus::{Encoder, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
+/// A worker's own `/metrics` (`worker.metrics_bind`): this process's
+/// counters and histograms, without the database gauges the API serves.
+pub async fn process_metrics() -> Result<HttpResponse, ApiError> {
+    render(prometheus::gather())
+}
+
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
@@ -40,6 +46,10 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
 
     let mut families = prometheus::gather();
     families.extend(scrape.gather());
+    render(families)
+}
+
+fn render(families: Vec<prometheus::proto::MetricFamily>) -> Result<HttpResponse, ApiError> {
     let mut body = Vec::new();
     TextEncoder::new()
         .encode(&families, &mut body)
