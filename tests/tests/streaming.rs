@@ -354,3 +354,68 @@ async fn stream_requests_are_validated_before_the_200() {
     assert_eq!(res.status(), 401);
     env.stop().await;
 }
+
+/// `haul serve` on SIGTERM stops accepting but lets a request in flight
+/// finish: a stream that is mid-way when the signal arrives is delivered
+/// whole, and then the process exits 0.
+#[tokio::test]
+async fn sigterm_on_serve_drains_a_stream_in_flight() {
+    let env = TestEnv::start(EVENTS, options()).await;
+    add_bulk_rows(&env).await;
+    let key = env.api_key("acme").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut settings = env.settings.clone();
+    settings.server.bind = format!("127.0.0.1:{port}");
+    settings.worker.shutdown_grace = "60s".parse().unwrap();
+    let mut serve = haul_tests::process::HaulProcess::spawn("drain", "serve", &settings).await;
+    serve
+        .wait_for_log("API listening", Duration::from_secs(60))
+        .await;
+
+    // No idle connection kept: the server may exit as soon as the stream ends.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let res = http
+        .get(format!(
+            "http://127.0.0.1:{port}/v1/datasets/events/rows?format=csv"
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut body = res.bytes_stream();
+    let mut received = body.next().await.unwrap().unwrap().to_vec();
+    serve.signal("TERM").await;
+    serve
+        .wait_for_log("SIGTERM received; shutting down", Duration::from_secs(10))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "a draining server accepts no new connections"
+    );
+    while let Some(chunk) = body.next().await {
+        received.extend_from_slice(&chunk.expect("the stream is not cut by SIGTERM"));
+    }
+    let want = env
+        .copy("COPY (SELECT id, tenant, kind, note, amount, at FROM events WHERE tenant = 'acme' ORDER BY id) TO STDOUT (FORMAT csv, HEADER)")
+        .await;
+    assert!(
+        want.len() > 50_000_000,
+        "the stream is far from done at SIGTERM"
+    );
+    assert!(received == want, "the drained stream differs from COPY");
+    let status = serve
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .expect("serve exits once the stream is done");
+    assert!(status.success(), "exit status {status:?}");
+    env.stop().await;
+}
