@@ -271,6 +271,19 @@ def wrk_latency(env, lua, path, seconds):
             "non2xx": int(non2xx.group(1)) if non2xx else 0}
 
 
+def oha_latency(env, key, method, path, rate, seconds=10):
+    cmd = ["oha", "-c", "200", "-q", str(rate), "-z", f"{seconds}s", "--no-tui", "--output-format", "json",
+           "-m", method, "-H", f"Authorization: Bearer {key}"]
+    if method == "POST":
+        cmd += ["-T", "application/json", "-d", '{"dataset": "tiny"}']
+    out = json.loads(subprocess.run(cmd + [f"{env.base}{path}"], check=True, capture_output=True,
+                                    text=True).stdout)
+    codes = out.get("statusCodeDistribution", {})
+    ok = sum(n for code, n in codes.items() if code.startswith("2"))
+    return {"p99_ms": out["latencyPercentiles"]["p99"] * 1000, "rps": out["summary"]["requestsPerSec"],
+            "non2xx": sum(codes.values()) - ok, "rate": rate}
+
+
 def run_latency(env, keys, results, tmp):
     if not shutil_which("wrk"):
         log("wrk is missing (apt-get install wrk); skipping the latency test")
@@ -299,6 +312,12 @@ wrk.headers["Authorization"] = "Bearer {keys[0]}"
     results["POST p99"] = wrk_latency(env, post, "/v1/exports", 10)
     log("latency: 200 clients GET /v1/exports/{id}")
     results["GET p99"] = wrk_latency(env, get, f"/v1/exports/{big['id']}", 10)
+    if shutil_which("oha"):
+        # Open loop: 200 connections at a fixed request rate, the latency a
+        # client sees at that load (wrk above saturates the server instead).
+        log("latency: 200 clients at a fixed rate (oha)")
+        results["POST p99 fixed"] = oha_latency(env, keys[1], "POST", "/v1/exports", 200)
+        results["GET p99 fixed"] = oha_latency(env, keys[0], "GET", f"/v1/exports/{big['id']}", 1000)
     status = api(env, keys[0], "GET", f"/v1/exports/{big['id']}")["status"]
     results["latency export status"] = status
     haul.stop()
@@ -389,6 +408,11 @@ def report(results, n):
               f"({po['rps']:.0f} req/s, non-2xx {po['non2xx']}; target ≤ 25 ms), "
               f"GET /v1/exports/{{id}} p99 {ge['p99_ms']:.1f} ms ({ge['rps']:.0f} req/s, "
               f"non-2xx {ge['non2xx']}; target ≤ 10 ms)")
+    if "POST p99 fixed" in results:
+        po, ge = results["POST p99 fixed"], results["GET p99 fixed"]
+        print(f"200 clients at a fixed rate while an export runs (oha): POST at {po['rate']} req/s "
+              f"p99 {po['p99_ms']:.1f} ms (non-2xx {po['non2xx']}), GET at {ge['rate']} req/s "
+              f"p99 {ge['p99_ms']:.1f} ms (non-2xx {ge['non2xx']})")
     if "concurrent" in results:
         cc = results["concurrent"]
         agg = cc["count"] * cc["rows_each"] / cc["seconds"]

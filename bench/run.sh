@@ -14,6 +14,7 @@ export_aws_test_credentials
 venv="$(localstack/install.sh)"
 localstack/start.sh haul-bench >&2
 command -v wrk >/dev/null || { log "Installing wrk (latency test)..."; apt-get install -y -qq wrk >/dev/null || log "wrk unavailable; the latency test will be skipped"; }
+command -v oha >/dev/null || { log "Installing oha (fixed-rate latency test, once)..."; cargo install --locked oha >&2 || log "oha unavailable; the fixed-rate latency test will be skipped"; }
 log "Building haul (release)..."
 cargo build --release --locked -p haul
 exec python3 bench/bench.py --haul-bin "$HAUL_BIN" --aws-bin "$venv/bin/aws" "$@"
