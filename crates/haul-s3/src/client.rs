@@ -17,6 +17,9 @@ pub struct Storage {
     pub presigner: Client,
     pub bucket: String,
     pub prefix: String,
+    /// Haul reaches S3 over TLS (AWS itself, or an https endpoint), which
+    /// protects part bodies in transit; see `MultipartUpload::sign_payload`.
+    pub over_tls: bool,
 }
 
 impl Storage {
@@ -55,6 +58,10 @@ impl Storage {
             presigner,
             bucket: s3.bucket.clone(),
             prefix: s3.prefix.clone(),
+            over_tls: s3
+                .endpoint
+                .as_deref()
+                .is_none_or(|e| e.starts_with("https://")),
         }
     }
 

@@ -57,6 +57,7 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
             (upload, hw, Vec::new())
         }
     };
+    let upload = upload.sign_payload(!ctx.storage.over_tls);
     tracing::info!(
         attempt = row.attempt,
         upload_id = %upload.upload_id,
