@@ -14,6 +14,14 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
+/// A loopback address nothing listens on now, for a child process to bind
+/// (`server.bind`, `worker.metrics_bind`).
+pub fn free_local_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+}
+
 /// A running `haul <command>` with its own TOML configuration; its stderr
 /// (JSON logs) goes to a file the test can read. Killed when dropped.
 pub struct HaulProcess {

@@ -795,10 +795,7 @@ async fn sigint_on_haul_all_hands_back_and_exits_cleanly() {
     let _turn = HEAVY.acquire().await.unwrap();
     let f = Fixture::start(options()).await;
     let grace = Duration::from_secs(15);
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = haul_tests::process::free_local_addr();
     let settings = worker_settings(&f.env, |s| {
         s.worker.orphan_after = Span::secs(600);
         s.worker.shutdown_grace = Span(grace);

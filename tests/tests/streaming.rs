@@ -363,11 +363,7 @@ async fn sigterm_on_serve_drains_a_stream_in_flight() {
     let env = TestEnv::start(EVENTS, options()).await;
     add_bulk_rows(&env).await;
     let key = env.api_key("acme").await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = haul_tests::process::free_local_addr().port();
     let mut settings = env.settings.clone();
     settings.server.bind = format!("127.0.0.1:{port}");
     settings.worker.shutdown_grace = "60s".parse().unwrap();

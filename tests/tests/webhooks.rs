@@ -305,11 +305,7 @@ async fn a_separate_worker_serves_its_own_metrics() {
         .dataset("items", "public.items", &["id"]),
     )
     .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = haul_tests::process::free_local_addr().port();
     let mut settings = env.settings.clone();
     settings.worker.metrics_bind = Some(format!("127.0.0.1:{port}"));
     let _worker = haul_tests::process::HaulProcess::worker("metrics", &settings).await;

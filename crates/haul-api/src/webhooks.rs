@@ -38,9 +38,8 @@ pub fn signature(secret: &[u8], unix_time: i64, body: &[u8]) -> String {
 /// Pause before attempt `attempts + 1`: doubling from `base`, capped, with
 /// ±25% jitter so that many failing deliveries do not retry in lockstep.
 pub fn backoff(base: Duration, attempts: i32) -> Duration {
-    let doubled = base.saturating_mul(1u32 << attempts.clamp(0, 20));
-    let capped = doubled.min(MAX_BACKOFF);
-    capped.mul_f64(rand::rng().random_range(0.75..1.25))
+    haul_core::retry::exponential_ceiling(base, attempts, MAX_BACKOFF)
+        .mul_f64(rand::rng().random_range(0.75..1.25))
 }
 
 /// Runs until `shutdown`. Does nothing when webhooks are not configured.

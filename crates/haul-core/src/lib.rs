@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod format;
 pub mod limits;
 pub mod metrics;
+pub mod retry;
 pub mod signing;
 pub mod spec;
 pub mod status;

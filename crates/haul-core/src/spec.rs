@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 /// The request body exactly as a client may send it. Unknown fields are
 /// rejected rather than ignored, so a typo never silently widens an export.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"dataset": "events", "format": "csv", "columns": ["id", "kind"],
     "filter": {"kind": {"eq": "buy"}}}))]

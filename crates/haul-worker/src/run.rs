@@ -97,9 +97,7 @@ async fn cancel_requested(ctx: &WorkerContext, id: Uuid) {
 /// Full jitter over an exponential ceiling: spreads retries of many exports
 /// hit by the same outage.
 fn backoff(base: Duration, attempt: i32) -> Duration {
-    let ceiling = base
-        .saturating_mul(1 << attempt.clamp(0, 16) as u32)
-        .min(MAX_BACKOFF);
+    let ceiling = haul_core::retry::exponential_ceiling(base, attempt, MAX_BACKOFF);
     let millis = rand::rng()
         .random_range(ceiling.as_millis() as u64 / 2..=ceiling.as_millis().max(1) as u64);
     Duration::from_millis(millis)

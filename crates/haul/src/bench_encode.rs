@@ -40,13 +40,7 @@ pub async fn run(settings: Settings, args: BenchEncodeArgs) -> anyhow::Result<()
         dataset: args.dataset.clone(),
         format: Some(args.format.clone()),
         compression: Some(args.compression.clone()),
-        columns: None,
-        filter: None,
-        since: None,
-        header: None,
-        timezone: None,
-        filename: None,
-        callback_url: None,
+        ..ExportRequest::default()
     };
     let spec =
         ExportSpec::from_request(&request, &services.catalog, &signer, &args.tenant, "bench")

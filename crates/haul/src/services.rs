@@ -81,17 +81,17 @@ impl Services {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
+        // One state (and so one source-check pool and one rate limiter) for
+        // the HTTP workers and the webhook deliverer alike.
+        let state = self.app_state()?;
         let server = haul_api::build_server(
-            self.app_state()?,
+            state.clone(),
             listener,
             self.settings.worker.shutdown_grace.0,
         )?;
         let handle = server.handle();
         tracing::info!(%addr, "API listening");
-        tokio::spawn(haul_api::webhooks::run_deliverer(
-            self.app_state()?,
-            shutdown.clone(),
-        ));
+        tokio::spawn(haul_api::webhooks::run_deliverer(state, shutdown.clone()));
         tokio::spawn(async move {
             shutdown.cancelled().await;
             handle.stop(true).await;

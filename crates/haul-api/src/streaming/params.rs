@@ -59,7 +59,6 @@ pub fn parse(
     let request = ExportRequest {
         dataset: dataset.to_string(),
         format: Some(format),
-        compression: None,
         columns: query
             .columns
             .as_deref()
@@ -68,8 +67,7 @@ pub fn parse(
         since: query.since.clone(),
         header: query.header,
         timezone: query.timezone.clone(),
-        filename: None,
-        callback_url: None,
+        ..ExportRequest::default()
     };
     let spec = ExportSpec::from_request(&request, catalog, signer, tenant, "stream")?;
     if spec.format == Format::Json {
