@@ -123,10 +123,21 @@ impl Services {
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
+        // The API gets a pool of its own: actix runs handlers on per-thread
+        // runtimes, and a connection opened there dies when the API stops,
+        // which must not break the workers' hand-back on a shared pool.
+        let api = Services {
+            meta: MetaDb::connect(
+                &self.settings.database.url,
+                self.settings.database.max_connections,
+            )
+            .await?,
+            ..self.clone()
+        };
         let stop_all = shutdown.clone();
         let result = tokio::try_join!(
             async {
-                let r = self.serve(listener, shutdown.clone()).await;
+                let r = api.serve(listener, shutdown.clone()).await;
                 stop_all.cancel();
                 r
             },
