@@ -22,6 +22,9 @@ pub struct Dataset {
     pub key: Vec<String>,
     pub filterable: Vec<String>,
     pub tenant_column: Option<String>,
+    /// The key is one column whose type has a `max()` aggregate, so a page's
+    /// last key can be aggregated while its keys are counted.
+    pub key_has_max: bool,
 }
 
 impl Dataset {

@@ -19,6 +19,7 @@ fn catalog() -> Catalog {
         key: vec!["id".into()],
         filterable: vec!["kind".into()],
         tenant_column: None,
+        key_has_max: true,
     }])
 }
 

@@ -80,6 +80,10 @@ async fn resolve_one(client: &Client, name: &str, cfg: &DatasetConfig) -> anyhow
     if relkind != "v" {
         check_unique_index(client, oid, &key_attnums, &cfg.key).await?;
     }
+    let key_has_max = match key_attnums.as_slice() {
+        [attnum] => has_max_aggregate(client, oid, *attnum).await?,
+        _ => false,
+    };
     let exported = match &cfg.columns {
         Some(list) => {
             for c in list {
@@ -103,7 +107,21 @@ async fn resolve_one(client: &Client, name: &str, cfg: &DatasetConfig) -> anyhow
         key: cfg.key.clone(),
         filterable: cfg.filterable.clone(),
         tenant_column: cfg.tenant_column.clone(),
+        key_has_max,
     })
+}
+
+/// Whether `max()` takes the column's type as it is (a domain or an enum
+/// does not match exactly and takes the general bound query instead).
+async fn has_max_aggregate(client: &Client, oid: u32, attnum: i16) -> anyhow::Result<bool> {
+    Ok(client
+        .query_one(
+            "SELECT to_regprocedure(format('pg_catalog.max(%s)', format_type(atttypid, NULL))) IS NOT NULL
+               FROM pg_attribute WHERE attrelid = $1 AND attnum = $2",
+            &[&oid, &attnum],
+        )
+        .await?
+        .get(0))
 }
 
 /// Some valid, non-partial unique index must use only key columns: then no

@@ -153,23 +153,38 @@ impl<'a> PageQuery<'a> {
         )
     }
 
-    /// Count and last key of the next page of at most `limit` rows.
+    /// Count and last key of the next page of at most `limit` rows; no row
+    /// when the page is empty.
+    ///
+    /// The page's keys are read from the index and folded as they stream:
+    /// with `max()` in one pass, otherwise in two (a count, then a top-1
+    /// sort). A window `count(*) OVER ()` would store and sort every key of
+    /// the page, which costs several times the index scan itself.
     pub fn bound(&self, after: Option<&[String]>, upto: &[String], limit: u32) -> String {
         let keys: Vec<String> = self.ds.key.iter().map(|k| self.col(k)).collect();
-        let desc: Vec<String> = self
-            .ds
-            .key
-            .iter()
-            .map(|k| format!("p.{} DESC", ident(k)))
-            .collect();
-        format!(
-            "SELECT count(*) OVER (), {} FROM (SELECT {} FROM {} AS {REL} WHERE {} ORDER BY {} LIMIT {limit}) AS p \
-             ORDER BY {} LIMIT 1",
-            self.key_as_text("p"),
+        let page = format!(
+            "SELECT {} FROM {} AS {REL} WHERE {} ORDER BY {} LIMIT {limit}",
             keys.join(", "),
             self.ds.relation,
             self.where_range(after, Some(upto)),
             self.order_by(false),
+        );
+        if self.ds.key_has_max {
+            let key = ident(&self.ds.key[0]);
+            return format!(
+                "SELECT count(*), max(p.{key})::text FROM ({page}) AS p HAVING count(*) > 0"
+            );
+        }
+        let desc: Vec<String> = self
+            .ds
+            .key
+            .iter()
+            .map(|k| format!("l.{} DESC", ident(k)))
+            .collect();
+        format!(
+            "SELECT (SELECT count(*) FROM ({page}) AS c), {} \
+             FROM (SELECT * FROM ({page}) AS l ORDER BY {} LIMIT 1) AS p",
+            self.key_as_text("p"),
             desc.join(", "),
         )
     }

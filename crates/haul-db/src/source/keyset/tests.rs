@@ -19,6 +19,7 @@ fn dataset() -> Dataset {
         key: vec!["order_id".into(), "line".into()],
         filterable: vec!["sku".into()],
         tenant_column: Some("org".into()),
+        key_has_max: false,
     }
 }
 
@@ -93,4 +94,34 @@ fn json_rows_come_from_row_to_json() {
     let sql = PageQuery::new(&ds, &spec, "acme").copy(None, Some(&["1".into(), "1".into()]), true);
     assert!(sql.contains("SELECT row_to_json(t.*) FROM"), "{sql}");
     assert!(sql.ends_with("(FORMAT text)"), "{sql}");
+}
+
+#[test]
+fn bound_query_folds_keys_without_a_window() {
+    let mut ds = dataset();
+    let spec = spec(Format::Csv);
+    let composite = PageQuery::new(&ds, &spec, "acme").bound(None, &["9".into(), "1".into()], 50);
+    assert!(
+        composite.starts_with("SELECT (SELECT count(*) FROM (SELECT"),
+        "{composite}"
+    );
+    assert!(
+        composite.contains(r#"ORDER BY l."order_id" DESC, l."line" DESC LIMIT 1) AS p"#),
+        "{composite}"
+    );
+    assert!(!composite.contains("OVER"), "{composite}");
+
+    ds.key = vec!["order_id".into()];
+    ds.key_has_max = true;
+    let single = PageQuery::new(&ds, &spec, "acme").bound(None, &["9".into()], 50);
+    assert!(
+        single.starts_with(
+            r#"SELECT count(*), max(p."order_id")::text FROM (SELECT s."order_id" FROM"#
+        ),
+        "{single}"
+    );
+    assert!(
+        single.ends_with("LIMIT 50) AS p HAVING count(*) > 0"),
+        "{single}"
+    );
 }
