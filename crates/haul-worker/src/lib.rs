@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod errors;
+pub mod hash_chain;
 pub mod job;
 pub mod pipeline;
 pub mod run;

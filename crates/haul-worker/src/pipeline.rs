@@ -4,16 +4,17 @@
 
 use crate::context::WorkerContext;
 use crate::errors::JobError;
+use crate::hash_chain::HashChain;
 use crate::sink::PartSink;
 use crate::uploader::Uploader;
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{Stream, TryStreamExt};
 use haul_core::format::content_type;
 use haul_core::limits::S3_MAX_PART_SIZE;
 use haul_core::{Compression, ExportSpec, Format};
 use haul_db::meta::exports::ExportResult;
 use haul_db::meta::{ExportRow, PartCheckpoint};
-use haul_db::source::{PageQuery, SourceConn, connect_source};
+use haul_db::source::{PageBound, PageQuery, SourceConn, connect_source};
 use haul_encode::{Codec, JsonFramer, JsonLayout, PartWriter, ResumableSha256};
 use haul_s3::{MultipartUpload, StorageError, UploadedPart};
 use std::pin::pin;
@@ -30,7 +31,7 @@ struct Position {
     after: Option<Vec<String>>,
     rows: i64,
     bytes: i64,
-    sha: ResumableSha256,
+    sha: HashChain,
 }
 
 pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), JobError> {
@@ -72,7 +73,7 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
         after: last.map_or_else(|| spec.since.clone(), |p| p.cursor.clone()),
         rows: last.map_or(0, |p| p.rows),
         bytes: last.map_or(0, |p| p.bytes),
-        sha: last.map_or_else(ResumableSha256::new, |p| p.sha.clone()),
+        sha: HashChain::new(last.map_or_else(ResumableSha256::new, |p| p.sha.clone())),
     };
     let mut uploader = Uploader::new(
         upload,
@@ -128,7 +129,7 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
     let result = ExportResult {
         rows: pos.rows,
         bytes: pos.bytes,
-        sha256: &pos.sha.finalize_hex(),
+        sha256: &pos.sha.current().await?.finalize_hex(),
         content_type: content_type(spec.format, spec.compression),
         filename: &spec.filename,
         expires_at,
@@ -206,7 +207,7 @@ pub async fn encode_into<S: PartSink>(
         after: spec.since.clone(),
         rows: 0,
         bytes: 0,
-        sha: ResumableSha256::new(),
+        sha: HashChain::new(ResumableSha256::new()),
     };
     let mut pages = Pages {
         ctx,
@@ -222,7 +223,7 @@ pub async fn encode_into<S: PartSink>(
     Ok(EncodeStats {
         rows: pos.rows,
         bytes: pos.bytes,
-        sha256: pos.sha.finalize_hex(),
+        sha256: pos.sha.current().await?.finalize_hex(),
     })
 }
 
@@ -319,29 +320,39 @@ impl<S: PartSink> Pages<'_, S> {
         }
         let mut header_pending = fresh && spec.header && layout.is_none();
         let mut limit = FIRST_PAGE_ROWS.min(self.ctx.settings.worker.page_rows);
-        let bounds = self.bounds;
+        // The two source sessions take turns: while one streams a page into
+        // the file, the other finds the next page's extent and starts its
+        // COPY, whose first rows wait in the socket until this page is
+        // written. PostgreSQL never idles between pages.
+        let mut sessions = [self.src, self.bounds];
         let mut next = match self.high_water {
             Some(upto) => {
-                let bound_sql = self.query.bound(pos.after.as_deref(), upto, limit);
-                self.src.page_bound(&bound_sql).await?
+                self.start_page(
+                    sessions[0],
+                    pos.after.as_deref(),
+                    upto,
+                    limit,
+                    header_pending,
+                )
+                .await?
             }
             None => None,
         };
-        while let (Some(upto), Some(bound)) = (self.high_water, next.take()) {
-            self.check_stop().await?;
-            let copy_sql =
-                self.query
-                    .copy(pos.after.as_deref(), Some(&bound.last_key), header_pending);
+        if next.is_some() {
             header_pending = false;
-            // The next page's extent is found on the second connection while
-            // this page streams, so bound queries cost no time of their own.
-            let following_sql = self.query.bound(Some(&bound.last_key), upto, limit);
-            let (page_bytes, following) = tokio::join!(
-                self.copy_into(&copy_sql, &mut framer, &mut writer, &mut scratch),
-                bounds.page_bound(&following_sql),
+        }
+        self.check_stop().await?;
+        while let (Some(upto), Some((bound, page))) = (self.high_water, next.take()) {
+            sessions.swap(0, 1);
+            // Cancellation is looked up while the page streams, too.
+            let (page_bytes, following, stop) = tokio::join!(
+                self.copy_into(page, &mut framer, &mut writer, &mut scratch),
+                self.start_page(sessions[0], Some(&bound.last_key), upto, limit, false),
+                self.check_stop(),
             );
             let page_bytes = page_bytes?;
             next = following?;
+            stop?;
             pos.rows += bound.rows;
             pos.after = Some(bound.last_key);
             limit = self.next_limit(page_bytes, bound.rows);
@@ -353,7 +364,8 @@ impl<S: PartSink> Pages<'_, S> {
         if header_pending {
             // No rows at all: the file is still a valid one with its header.
             let copy_sql = self.query.copy(pos.after.as_deref(), None, true);
-            self.copy_into(&copy_sql, &mut framer, &mut writer, &mut scratch)
+            let page = self.src.copy_out(&copy_sql).await?;
+            self.copy_into(page, &mut framer, &mut writer, &mut scratch)
                 .await?;
         }
         if let Some(f) = &framer {
@@ -369,15 +381,40 @@ impl<S: PartSink> Pages<'_, S> {
         Ok(())
     }
 
-    /// Streams one COPY into the part writer; returns the raw bytes read.
+    /// Finds the extent of the page after `after` on `session` and starts
+    /// its COPY there; `None` when no rows are left.
+    async fn start_page(
+        &self,
+        session: &SourceConn,
+        after: Option<&[String]>,
+        upto: &[String],
+        limit: u32,
+        header: bool,
+    ) -> Result<
+        Option<(
+            PageBound,
+            impl Stream<Item = anyhow::Result<Bytes>> + use<S>,
+        )>,
+        JobError,
+    > {
+        let bound_sql = self.query.bound(after, upto, limit);
+        let Some(bound) = session.page_bound(&bound_sql).await? else {
+            return Ok(None);
+        };
+        let copy_sql = self.query.copy(after, Some(&bound.last_key), header);
+        let page = session.copy_out(&copy_sql).await?;
+        Ok(Some((bound, page)))
+    }
+
+    /// Streams one page's COPY into the part writer; returns the raw bytes read.
     async fn copy_into(
-        &mut self,
-        copy_sql: &str,
+        &self,
+        page: impl Stream<Item = anyhow::Result<Bytes>>,
         framer: &mut Option<JsonFramer>,
         writer: &mut PartWriter,
         scratch: &mut Vec<u8>,
     ) -> Result<u64, JobError> {
-        let mut stream = pin!(self.src.copy_out(copy_sql).await?);
+        let mut stream = pin!(page);
         let mut read = 0u64;
         while let Some(chunk) = stream.try_next().await? {
             read += chunk.len() as u64;
@@ -406,8 +443,8 @@ impl<S: PartSink> Pages<'_, S> {
                 format!("the export needs more than {max_parts} parts; raise worker.part_size"),
             ));
         }
-        let body = writer.finish();
-        pos.sha.update(&body);
+        let body = Bytes::from(writer.finish());
+        let sha = pos.sha.push(body.clone());
         pos.bytes += body.len() as i64;
         let checkpoint = PartCheckpoint {
             part_number: pos.next_part,
@@ -415,11 +452,12 @@ impl<S: PartSink> Pages<'_, S> {
             cursor: pos.after.clone(),
             rows: pos.rows,
             bytes: pos.bytes,
-            sha: pos.sha.clone(),
+            // Filled in from `sha` once the part is hashed.
+            sha: ResumableSha256::new(),
             is_final,
         };
         pos.next_part += 1;
-        self.uploader.push(Bytes::from(body), checkpoint).await
+        self.uploader.push(body, checkpoint, sha).await
     }
 
     fn new_writer(&self, part_number: i32) -> PartWriter {
@@ -450,7 +488,11 @@ impl<S: PartSink> Pages<'_, S> {
     /// target by at most a quarter.
     fn next_limit(&self, page_bytes: u64, rows: i64) -> u32 {
         let w = &self.ctx.settings.worker;
-        let target = (w.part_size.0 / 4).max(1);
+        let target = (w.part_size.0
+            / std::env::var("PAGE_DIV")
+                .map(|v| v.parse().unwrap())
+                .unwrap_or(4))
+        .max(1);
         let per_row = (page_bytes / rows.max(1) as u64).max(1);
         ((target / per_row) as u32).clamp(1, w.page_rows)
     }

@@ -4,6 +4,7 @@
 //! object.
 
 use crate::errors::JobError;
+use crate::hash_chain::{PartSha, resolve};
 use bytes::Bytes;
 use haul_db::{MetaDb, meta::PartCheckpoint};
 use haul_s3::{MultipartUpload, UploadedPart};
@@ -11,13 +12,20 @@ use std::collections::VecDeque;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+/// A part on its way: its checkpoint, waiting for the part's ETag and hash.
+struct InFlight {
+    checkpoint: PartCheckpoint,
+    sha: PartSha,
+    upload: JoinHandle<Result<UploadedPart, JobError>>,
+}
+
 pub struct Uploader {
     upload: MultipartUpload,
     meta: MetaDb,
     export_id: Uuid,
     lease: Uuid,
     limit: usize,
-    in_flight: VecDeque<(PartCheckpoint, JoinHandle<Result<UploadedPart, JobError>>)>,
+    in_flight: VecDeque<InFlight>,
     /// Every part of the object so far, committed or resumed.
     pub done: Vec<UploadedPart>,
 }
@@ -42,8 +50,14 @@ impl Uploader {
     }
 
     /// Starts uploading a part; waits first if `limit` parts are in flight.
-    /// `checkpoint.etag` is filled in once S3 answers.
-    pub async fn push(&mut self, body: Bytes, checkpoint: PartCheckpoint) -> Result<(), JobError> {
+    /// `checkpoint.etag` is filled in once S3 answers, `checkpoint.sha` from
+    /// `sha` once the part is hashed.
+    pub async fn push(
+        &mut self,
+        body: Bytes,
+        checkpoint: PartCheckpoint,
+        sha: PartSha,
+    ) -> Result<(), JobError> {
         while self.in_flight.len() >= self.limit {
             self.commit_oldest().await?;
         }
@@ -55,18 +69,28 @@ impl Uploader {
             timer.observe_duration();
             uploaded
         });
-        self.in_flight.push_back((checkpoint, task));
+        self.in_flight.push_back(InFlight {
+            checkpoint,
+            sha,
+            upload: task,
+        });
         Ok(())
     }
 
     async fn commit_oldest(&mut self) -> Result<(), JobError> {
-        let Some((mut checkpoint, task)) = self.in_flight.pop_front() else {
+        let Some(InFlight {
+            mut checkpoint,
+            sha,
+            upload,
+        }) = self.in_flight.pop_front()
+        else {
             return Ok(());
         };
-        let uploaded = task
+        let uploaded = upload
             .await
             .map_err(|e| JobError::Transient(anyhow::anyhow!("part upload task failed: {e}")))??;
         checkpoint.etag = uploaded.etag.clone();
+        checkpoint.sha = resolve(sha).await?;
         self.meta
             .checkpoint(self.export_id, self.lease, &checkpoint)
             .await?;
@@ -90,8 +114,8 @@ impl Uploader {
 
     /// Stops uploads still running (their parts are simply not checkpointed).
     pub fn cancel(&mut self) {
-        for (_, task) in self.in_flight.drain(..) {
-            task.abort();
+        for part in self.in_flight.drain(..) {
+            part.upload.abort();
         }
     }
 

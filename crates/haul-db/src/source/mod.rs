@@ -8,5 +8,5 @@ pub mod validate;
 
 pub use catalog::resolve_catalog;
 pub use keyset::PageQuery;
-pub use reader::{SourceConn, connect_source};
+pub use reader::{PageBound, SourceConn, connect_source};
 pub use validate::SourceChecker;
