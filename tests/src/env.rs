@@ -194,6 +194,20 @@ impl TestEnv {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// GETs `path` until it answers `want` or `within` passes; returns the
+    /// last status. For changes that reach the API asynchronously, such as
+    /// a key revocation announced over LISTEN/NOTIFY.
+    pub async fn status_within(&self, key: &str, path: &str, want: u16, within: Duration) -> u16 {
+        let started = Instant::now();
+        loop {
+            let (status, _) = self.get_json(key, path).await;
+            if status == want || started.elapsed() > within {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Polls the export until its status is final.
     pub async fn wait_until_done(&self, key: &str, id: &str) -> Value {
         let started = Instant::now();

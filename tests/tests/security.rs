@@ -6,6 +6,7 @@ use haul_core::Signer;
 use haul_tests::{TestEnv, TestOptions};
 use serde_json::{Value, json};
 use std::collections::HashSet;
+use std::time::Duration;
 
 const EVENTS: &str = "CREATE TABLE events (id bigint PRIMARY KEY, kind text, at timestamptz);
     INSERT INTO events SELECT i, 'k' || (i % 3), timestamptz '2024-01-01' + i * interval '1 hour' FROM generate_series(1, 300) i;
@@ -107,6 +108,13 @@ async fn api_keys_are_random_hashed_listed_without_secrets_and_revoked_at_once()
         200
     );
     haul::keys::revoke(&meta, &keys[0][..8]).await.unwrap();
+    // The key was just used, so the API has it cached: the revocation must
+    // reach it through the key-change announcement (its TTL is 30 s).
+    assert_eq!(
+        env.status_within(&keys[0], "/v1/datasets", 401, Duration::from_secs(2))
+            .await,
+        401
+    );
     let res = send(&env, reqwest::Method::GET, &keys[0], "/v1/datasets").await;
     expect_problem(res, 401, "unauthorized").await;
     assert_eq!(

@@ -2,6 +2,7 @@
 //! also accepts a signed, expiring token from `links.download`.
 
 use crate::error::ApiError;
+use crate::key_cache::KnownKey;
 use crate::state::AppState;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::StatusCode, http::header, web};
 use futures::future::LocalBoxFuture;
@@ -41,21 +42,33 @@ pub fn bearer(req: &HttpRequest) -> Option<String> {
         .then(|| key.trim().to_string())
 }
 
-/// Looks the key up by prefix and compares hashes in constant time, then
-/// takes the request from the key's rate limit (429 `rate-limited`).
+/// Looks the key up by prefix (in the key cache, else the database) and
+/// compares hashes in constant time, then takes the request from the key's
+/// rate limit (429 `rate-limited`).
 pub async fn tenant_for_key(state: &AppState, key: &str) -> Result<Option<String>, ApiError> {
     let Some(prefix) = api_key::prefix(key) else {
         return Ok(None);
     };
-    let Some(row) = state.meta.live_key(prefix).await? else {
-        return Ok(None);
+    let known = match state.key_cache.get(prefix) {
+        Some(known) => known,
+        None => {
+            let Some(row) = state.meta.live_key(prefix).await? else {
+                return Ok(None);
+            };
+            let known = KnownKey {
+                tenant: row.tenant,
+                key_hash: row.key_hash,
+            };
+            state.key_cache.put(prefix, known.clone());
+            known
+        }
     };
-    let matches: bool = api_key::hash(key).ct_eq(row.key_hash.as_slice()).into();
+    let matches: bool = api_key::hash(key).ct_eq(known.key_hash.as_slice()).into();
     if !matches {
         return Ok(None);
     }
     state.rate_limiter.check(prefix)?;
-    Ok(Some(row.tenant))
+    Ok(Some(known.tenant))
 }
 
 const DOWNLOAD_PURPOSE: &str = "download";

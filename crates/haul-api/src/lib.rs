@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod key_cache;
 pub mod openapi;
 pub mod problem_layer;
 pub mod rate_limit;

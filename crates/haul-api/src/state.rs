@@ -1,5 +1,6 @@
 //! What every request handler shares.
 
+use crate::key_cache::KeyCache;
 use crate::rate_limit::KeyRateLimiter;
 use haul_core::{Catalog, Settings, Signer};
 use haul_db::MetaDb;
@@ -17,4 +18,6 @@ pub struct AppState {
     pub source: SourceChecker,
     /// Shared by every HTTP worker thread, so the limit is per process.
     pub rate_limiter: Arc<KeyRateLimiter>,
+    /// Keys checked recently; see `key_cache`.
+    pub key_cache: Arc<KeyCache>,
 }

@@ -186,10 +186,23 @@ impl Default for DownloadSettings {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     pub signing_secret: String,
+    /// How long an API process trusts a key it looked up. Revocations reach
+    /// running processes at once through LISTEN/NOTIFY; this bounds the wait
+    /// when that connection is down. `0s` looks every key up every time.
+    pub key_cache_ttl: Span,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            signing_secret: String::new(),
+            key_cache_ttl: Span::secs(30),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

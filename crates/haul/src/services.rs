@@ -61,6 +61,9 @@ impl Services {
             rate_limiter: Arc::new(haul_api::rate_limit::KeyRateLimiter::from_settings(
                 &self.settings.server,
             )),
+            key_cache: Arc::new(haul_api::key_cache::KeyCache::new(
+                self.settings.auth.key_cache_ttl.0,
+            )),
         })
     }
 
@@ -91,6 +94,11 @@ impl Services {
         )?;
         let handle = server.handle();
         tracing::info!(%addr, "API listening");
+        tokio::spawn(haul_api::key_cache::follow_key_changes(
+            state.key_cache.clone(),
+            state.meta.pool.clone(),
+            shutdown.clone(),
+        ));
         tokio::spawn(haul_api::webhooks::run_deliverer(state, shutdown.clone()));
         tokio::spawn(async move {
             shutdown.cancelled().await;

@@ -3,6 +3,9 @@
 use super::MetaDb;
 use chrono::{DateTime, Utc};
 
+/// Where a revoked or deleted key's prefix is announced (migration 0003).
+pub const KEY_CHANGES_CHANNEL: &str = "haul_api_keys";
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct KeyRow {
     pub prefix: String,

@@ -15,6 +15,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "webhooks",
         include_str!("../../migrations/0002_webhooks.sql"),
     ),
+    (
+        3,
+        "api_key_changes",
+        include_str!("../../migrations/0003_api_key_changes.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock that serializes migrations.
