@@ -297,9 +297,18 @@ def run_encode_only(env, results):
             results["pages"] = {"first_ms": stats["first_page_ms"], "last_ms": stats["last_page_ms"]}
 
 
+# Each latency measurement first runs this long at the same load, unrecorded:
+# it opens the 200 client connections and grows the server's database pool,
+# so the figures describe a server in steady state, not its first second.
+WARM_UP_SECONDS = 2
+
+
 def wrk_latency(env, lua, path, seconds):
-    out = subprocess.run(["wrk", "-t2", "-c200", f"-d{seconds}s", "--latency", "-s", str(lua),
-                          f"{env.base}{path}"], check=True, capture_output=True, text=True).stdout
+    def run(secs):
+        return subprocess.run(["wrk", "-t2", "-c200", f"-d{secs}s", "--latency", "-s", str(lua),
+                               f"{env.base}{path}"], check=True, capture_output=True, text=True).stdout
+    run(WARM_UP_SECONDS)
+    out = run(seconds)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
     reqs = re.search(r"Requests/sec:\s+([\d.]+)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
@@ -309,12 +318,15 @@ def wrk_latency(env, lua, path, seconds):
 
 
 def oha_latency(env, key, method, path, rate, seconds=10):
-    cmd = ["oha", "-c", "200", "-q", str(rate), "-z", f"{seconds}s", "--no-tui", "--output-format", "json",
-           "-m", method, "-H", f"Authorization: Bearer {key}"]
-    if method == "POST":
-        cmd += ["-T", "application/json", "-d", '{"dataset": "tiny"}']
-    out = json.loads(subprocess.run(cmd + [f"{env.base}{path}"], check=True, capture_output=True,
-                                    text=True).stdout)
+    def run(secs):
+        cmd = ["oha", "-c", "200", "-q", str(rate), "-z", f"{secs}s", "--no-tui", "--output-format", "json",
+               "-m", method, "-H", f"Authorization: Bearer {key}"]
+        if method == "POST":
+            cmd += ["-T", "application/json", "-d", '{"dataset": "tiny"}']
+        return json.loads(subprocess.run(cmd + [f"{env.base}{path}"], check=True, capture_output=True,
+                                         text=True).stdout)
+    run(WARM_UP_SECONDS)
+    out = run(seconds)
     codes = out.get("statusCodeDistribution", {})
     ok = sum(n for code, n in codes.items() if code.startswith("2"))
     return {"p99_ms": out["latencyPercentiles"]["p99"] * 1000, "rps": out["summary"]["requestsPerSec"],
@@ -373,11 +385,37 @@ wrk.headers["Authorization"] = "Bearer {keys[0]}"
             log(f"latency: 200 clients, POST at {rate} req/s (oha)")
             results[f"POST p99 at {rate}"] = under_export(
                 env, keys[0], lambda _: oha_latency(env, keys[1], "POST", "/v1/exports", rate, 8))
+        if pgbench_bin():
+            log("latency: PostgreSQL's own commit latency, INSERT at 50/s (pgbench)")
+            results["commit p99"] = under_export(env, keys[0], lambda _: commit_latency(env, 50))
         for rate in LATENCY_RATES["GET"]:
             log(f"latency: 200 clients, GET at {rate} req/s (oha)")
             results[f"GET p99 at {rate}"] = under_export(
                 env, keys[0], lambda path: oha_latency(env, keys[0], "GET", path, rate, 8))
     haul.stop()
+
+
+def pgbench_bin():
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))
+    return str(found[-1]) if found else shutil_which("pgbench")
+
+
+def commit_latency(env, rate, seconds=8):
+    """The database's own floor under POST: p99 of single-row INSERT commits
+    (pgbench) at `rate` per second. A POST commits a durable transaction, so
+    it cannot answer faster than PostgreSQL commits."""
+    env.psql("CREATE TABLE IF NOT EXISTS bench.commit_probe (at timestamptz DEFAULT now())")
+    with tempfile.TemporaryDirectory() as d:
+        script = Path(d) / "insert.sql"
+        script.write_text("INSERT INTO bench.commit_probe DEFAULT VALUES;\n")
+        subprocess.run([pgbench_bin(), "-h", "127.0.0.1", "-U", "postgres", "-n", "-f", str(script),
+                        "-R", str(rate), "-T", str(seconds), "-l", "--log-prefix", f"{d}/log", env.db],
+                       check=True, capture_output=True)
+        # Per-transaction log lines: client, transaction, latency (µs), ...
+        lat = sorted(int(line.split()[2]) for f in Path(d).glob("log*")
+                     for line in f.read_text().splitlines())
+    return {"p99_ms": lat[int(len(lat) * 0.99)] / 1000, "rps": len(lat) / seconds, "non2xx": 0,
+            "rate": rate}
 
 
 # Fixed request rates of the open-loop latency runs (200 connections each).
@@ -468,6 +506,10 @@ def report(results, n):
               f"({po['rps']:.0f} req/s, non-2xx {po['non2xx']}; target ≤ 25 ms), "
               f"GET /v1/exports/{{id}} p99 {ge['p99_ms']:.1f} ms ({ge['rps']:.0f} req/s, "
               f"non-2xx {ge['non2xx']}; target ≤ 10 ms)")
+    if "commit p99" in results:
+        r = results["commit p99"]
+        print(f"PostgreSQL itself while an export runs: single-row INSERT commit p99 {r['p99_ms']:.1f} ms "
+              f"at {r['rate']}/s (pgbench; the floor under any POST, which commits a transaction)")
     for method, target in (("POST", 25), ("GET", 10)):
         for rate in LATENCY_RATES[method]:
             r = results.get(f"{method} p99 at {rate}")
