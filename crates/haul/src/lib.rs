@@ -8,6 +8,7 @@ pub mod config;
 pub mod export_args;
 pub mod export_cmd;
 pub mod keys;
+pub mod memory;
 pub mod progress;
 pub mod services;
 pub mod signals;
