@@ -335,9 +335,10 @@ def oha_latency(env, key, method, path, rate, seconds=10):
 
 def under_export(env, key, measure):
     """Runs `measure` while a full export of bench.events is running, and
-    checks it still was at the end; every measurement gets its own export
-    (one lasts about ten seconds), cancelled afterwards."""
-    big = api(env, key, "POST", "/v1/exports", {"dataset": "events"})
+    checks it still was at the end; every measurement gets its own export,
+    cancelled afterwards. JSON, the slowest format (about 16 s), so that the
+    export outlasts the warm-up and the measurement."""
+    big = api(env, key, "POST", "/v1/exports", {"dataset": "events", "format": "json"})
     path = f"/v1/exports/{big['id']}"
     while api(env, key, "GET", path)["status"] == "queued":
         time.sleep(0.05)
