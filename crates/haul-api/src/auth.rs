@@ -52,6 +52,7 @@ pub async fn tenant_for_key(state: &AppState, key: &str) -> Result<Option<String
     let known = match state.key_cache.get(prefix) {
         Some(known) => known,
         None => {
+            let read_at = state.key_cache.generation();
             let Some(row) = state.meta.live_key(prefix).await? else {
                 return Ok(None);
             };
@@ -59,7 +60,7 @@ pub async fn tenant_for_key(state: &AppState, key: &str) -> Result<Option<String
                 tenant: row.tenant,
                 key_hash: row.key_hash,
             };
-            state.key_cache.put(prefix, known.clone());
+            state.key_cache.put(prefix, known.clone(), read_at);
             known
         }
     };

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +24,10 @@ pub struct KnownKey {
 pub struct KeyCache {
     ttl: Duration,
     entries: Mutex<HashMap<String, (KnownKey, Instant)>>,
+    /// Bumped by every forget and clear: a lookup that started before one
+    /// may have read a key that has since been revoked, so its result is
+    /// not cached (see `put`).
+    generation: AtomicU64,
 }
 
 /// Keys are few (one or a handful per tenant); this only guards against a
@@ -34,7 +39,13 @@ impl KeyCache {
         Self {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// Taken before reading a key from the database; handed to `put`.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// The key with this prefix, if it was checked within the TTL.
@@ -44,11 +55,16 @@ impl KeyCache {
         (at.elapsed() < self.ttl).then(|| key.clone())
     }
 
-    pub fn put(&self, prefix: &str, key: KnownKey) {
+    /// Caches a key read from the database, unless a change was announced
+    /// since `read_at` (from `generation`): the read may predate it.
+    pub fn put(&self, prefix: &str, key: KnownKey, read_at: u64) {
         if self.ttl.is_zero() {
             return;
         }
         let mut entries = self.entries.lock().expect("key cache lock");
+        if self.generation() != read_at {
+            return;
+        }
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
@@ -56,11 +72,15 @@ impl KeyCache {
     }
 
     pub fn forget(&self, prefix: &str) {
-        self.entries.lock().expect("key cache lock").remove(prefix);
+        let mut entries = self.entries.lock().expect("key cache lock");
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.remove(prefix);
     }
 
     pub fn clear(&self) {
-        self.entries.lock().expect("key cache lock").clear();
+        let mut entries = self.entries.lock().expect("key cache lock");
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.clear();
     }
 }
 
@@ -115,8 +135,8 @@ mod tests {
     #[test]
     fn entries_expire_and_can_be_forgotten() {
         let cache = KeyCache::new(Duration::from_millis(50));
-        cache.put("abc", key("acme"));
-        cache.put("def", key("globex"));
+        cache.put("abc", key("acme"), cache.generation());
+        cache.put("def", key("globex"), cache.generation());
         assert_eq!(cache.get("abc").unwrap().tenant, "acme");
         cache.forget("abc");
         assert!(cache.get("abc").is_none());
@@ -128,7 +148,19 @@ mod tests {
     #[test]
     fn a_zero_ttl_caches_nothing() {
         let cache = KeyCache::new(Duration::ZERO);
-        cache.put("abc", key("acme"));
+        cache.put("abc", key("acme"), cache.generation());
         assert!(cache.get("abc").is_none());
+    }
+
+    #[test]
+    fn a_lookup_overtaken_by_a_revocation_is_not_cached() {
+        let cache = KeyCache::new(Duration::from_secs(30));
+        let read_at = cache.generation();
+        // The key is revoked (and announced) while its lookup is under way.
+        cache.forget("abc");
+        cache.put("abc", key("acme"), read_at);
+        assert!(cache.get("abc").is_none());
+        cache.put("abc", key("acme"), cache.generation());
+        assert!(cache.get("abc").is_some());
     }
 }
