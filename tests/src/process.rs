@@ -128,6 +128,21 @@ impl HaulProcess {
         assert!(status.success(), "kill -s {signal} {} failed", self.pid);
     }
 
+    /// Sends `signal` and asserts the process exits successfully within
+    /// `grace` (waiting up to 30 s longer to report how long it took).
+    pub async fn stop_within(&mut self, signal: &str, grace: Duration) {
+        let signalled = std::time::Instant::now();
+        self.signal(signal).await;
+        let status = self
+            .wait_exit(grace + Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| panic!("{} exits after SIG{signal}", self.name));
+        let exit_after = signalled.elapsed();
+        eprintln!("{}: SIG{signal} → {status} after {exit_after:?}", self.name);
+        assert!(status.success(), "exit status {status}");
+        assert!(exit_after <= grace, "exit took {exit_after:?}");
+    }
+
     /// SIGKILL, and reap the process.
     pub async fn kill(&mut self) {
         self.child.start_kill().expect("SIGKILL the child");

@@ -232,15 +232,7 @@ async fn sigterm_hands_the_export_back_without_waiting_for_the_orphan_timeout() 
     let mut first = HaulProcess::worker("term-1", &settings).await;
     f.wait_parts(uuid, 1).await;
     let signalled = Instant::now();
-    first.signal("TERM").await;
-    let status = first
-        .wait_exit(grace + Duration::from_secs(30))
-        .await
-        .expect("haul work exits after SIGTERM");
-    let exit_after = signalled.elapsed();
-    eprintln!("SIGTERM: exited with {status} after {exit_after:?}");
-    assert!(status.success(), "exit status {status}");
-    assert!(exit_after <= grace, "exit took {exit_after:?}");
+    first.stop_within("TERM", grace).await;
     first
         .wait_for_log(
             "shutting down; handing the export back at its last checkpoint",
@@ -826,15 +818,7 @@ async fn sigint_on_haul_all_hands_back_and_exits_cleanly() {
     f.wait_parts(uuid, 1).await;
 
     let signalled = Instant::now();
-    all.signal("INT").await;
-    let status = all
-        .wait_exit(grace + Duration::from_secs(30))
-        .await
-        .expect("haul all exits after SIGINT");
-    let exit_after = signalled.elapsed();
-    eprintln!("haul all: SIGINT → {status} after {exit_after:?}");
-    assert!(status.success(), "exit status {status}");
-    assert!(exit_after <= grace, "exit took {exit_after:?}");
+    all.stop_within("INT", grace).await;
     for message in [
         "SIGINT received; shutting down",
         "shutting down; handing the export back at its last checkpoint",

@@ -12,6 +12,10 @@ struct TableColumn {
     column: Column,
     attnum: i16,
     not_null: bool,
+    /// `max()` takes the column's type as it is (a domain or an enum does
+    /// not match exactly), so a single-column key of it can bound pages
+    /// with `max()`.
+    has_max: bool,
 }
 
 pub async fn resolve_catalog(
@@ -47,7 +51,8 @@ async fn resolve_one(client: &Client, name: &str, cfg: &DatasetConfig) -> anyhow
     let (schema, table, relkind): (String, String, String) = (rel.get(1), rel.get(2), rel.get(3));
     let columns: Vec<TableColumn> = client
         .query(
-            "SELECT attname::text, format_type(atttypid, atttypmod), attnum, attnotnull
+            "SELECT attname::text, format_type(atttypid, atttypmod), attnum, attnotnull,
+                    to_regprocedure(format('pg_catalog.max(%s)', format_type(atttypid, NULL))) IS NOT NULL
                FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
             &[&oid],
         )
@@ -60,6 +65,7 @@ async fn resolve_one(client: &Client, name: &str, cfg: &DatasetConfig) -> anyhow
             },
             attnum: r.get(2),
             not_null: r.get(3),
+            has_max: r.get(4),
         })
         .collect();
     let find = |n: &str, what: &str| {
@@ -80,8 +86,8 @@ async fn resolve_one(client: &Client, name: &str, cfg: &DatasetConfig) -> anyhow
     if relkind != "v" {
         check_unique_index(client, oid, &key_attnums, &cfg.key).await?;
     }
-    let key_has_max = match key_attnums.as_slice() {
-        [attnum] => has_max_aggregate(client, oid, *attnum).await?,
+    let key_has_max = match cfg.key.as_slice() {
+        [k] => find(k, "key")?.has_max,
         _ => false,
     };
     let exported = match &cfg.columns {
@@ -109,19 +115,6 @@ async fn resolve_one(client: &Client, name: &str, cfg: &DatasetConfig) -> anyhow
         tenant_column: cfg.tenant_column.clone(),
         key_has_max,
     })
-}
-
-/// Whether `max()` takes the column's type as it is (a domain or an enum
-/// does not match exactly and takes the general bound query instead).
-async fn has_max_aggregate(client: &Client, oid: u32, attnum: i16) -> anyhow::Result<bool> {
-    Ok(client
-        .query_one(
-            "SELECT to_regprocedure(format('pg_catalog.max(%s)', format_type(atttypid, NULL))) IS NOT NULL
-               FROM pg_attribute WHERE attrelid = $1 AND attnum = $2",
-            &[&oid, &attnum],
-        )
-        .await?
-        .get(0))
 }
 
 /// Some valid, non-partial unique index must use only key columns: then no
