@@ -760,6 +760,31 @@ async fn active_export_quota_answers_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn concurrent_requests_never_pass_the_quota_together() {
+    let env = TestEnv::start(
+        EVENTS,
+        queued_only(events()).with(|s| s.exports.max_active_per_tenant = 3),
+    )
+    .await;
+    let acme = env.api_key("acme").await;
+    let body = json!({"dataset": "events"});
+    let answers = futures::future::join_all((0..12).map(|_| env.post_export(&acme, &body))).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [vec![202; 3], vec![429; 9]].concat());
+    assert_eq!(count(&env, "SELECT count(*) FROM haul.exports").await, 3);
+    // Each queued export has exactly one job, and a refused one has none.
+    let jobs = count(
+        &env,
+        "SELECT count(*) FROM apalis.jobs j JOIN haul.exports e ON j.idempotency_key = e.id::text",
+    )
+    .await;
+    assert_eq!(jobs, 3);
+    assert_eq!(count(&env, "SELECT count(*) FROM apalis.jobs").await, 3);
+    env.stop().await;
+}
+
+#[tokio::test]
 async fn per_key_rate_limit_answers_429_with_retry_after() {
     let env = TestEnv::start(
         EVENTS,

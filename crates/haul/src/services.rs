@@ -84,9 +84,21 @@ impl Services {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
+        // The API gets a pool of its own, tuned for requests (see
+        // `connect_for_requests`). In `haul all` that also keeps the workers'
+        // hand-back off it: actix runs handlers on per-thread runtimes, and a
+        // connection opened there dies when the API stops.
+        let api = Services {
+            meta: MetaDb::connect_for_requests(
+                &self.settings.database.url,
+                self.settings.database.max_connections,
+            )
+            .await?,
+            ..self.clone()
+        };
         // One state (and so one source-check pool and one rate limiter) for
         // the HTTP workers and the webhook deliverer alike.
-        let state = self.app_state()?;
+        let state = api.app_state()?;
         let server = haul_api::build_server(
             state.clone(),
             listener,
@@ -131,21 +143,10 @@ impl Services {
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        // The API gets a pool of its own: actix runs handlers on per-thread
-        // runtimes, and a connection opened there dies when the API stops,
-        // which must not break the workers' hand-back on a shared pool.
-        let api = Services {
-            meta: MetaDb::connect(
-                &self.settings.database.url,
-                self.settings.database.max_connections,
-            )
-            .await?,
-            ..self.clone()
-        };
         let stop_all = shutdown.clone();
         let result = tokio::try_join!(
             async {
-                let r = api.serve(listener, shutdown.clone()).await;
+                let r = self.serve(listener, shutdown.clone()).await;
                 stop_all.cancel();
                 r
             },

@@ -7,8 +7,8 @@ use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, http::header, web};
 use haul_core::limits::IDEMPOTENCY_KEY_MAX_LEN;
 use haul_core::{ExportRequest, ExportSpec, Status};
-use haul_db::meta::{ExportRow, NewExport};
-use haul_db::queue::enqueue_export;
+use haul_db::meta::exports::IDEMPOTENCY_WINDOW_HOURS;
+use haul_db::meta::{ExportRow, NewExport, Queued};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
@@ -73,58 +73,29 @@ pub async fn create_export(
         ));
     }
 
-    // Every insert of the tenant happens under this lock, so what the
-    // lookups below see cannot change before the insert commits.
-    let mut tx = state.meta.pool.begin().await.map_err(anyhow::Error::from)?;
-    let active = state.meta.lock_and_count_active(&mut tx, &tenant.0).await?;
-    if let Some(key) = &idempotency_key
-        && let Some(existing) = state
-            .meta
-            .export_by_idempotency_key_locked(&mut tx, &tenant.0, key)
-            .await?
-    {
-        if remembered(&existing) {
-            // A concurrent request with the same key committed first.
-            tx.rollback().await.map_err(anyhow::Error::from)?;
-            return replay(&state, &existing, &request_hash);
-        }
-        state
-            .meta
-            .forget_idempotency_key(&mut tx, &tenant.0, existing.id)
-            .await?;
-    }
-    let max_active = state.settings.exports.max_active_per_tenant as i64;
-    if active >= max_active {
-        return Err(ApiError::Client {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            code: "too-many-active-exports",
-            detail: format!(
-                "the tenant already has {active} queued or running exports (limit {max_active})"
-            ),
-            retry_after: Some(QUOTA_RETRY_AFTER_SECS),
-        });
-    }
     let new = NewExport {
         id,
         tenant: &tenant.0,
         spec: &spec,
-        rows_estimate: None,
         idempotency_key: idempotency_key.as_deref(),
         request_hash: Some(&request_hash),
     };
-    let Some(row) = state.meta.insert_export(&mut tx, &new).await? else {
-        // The same key won a race with this request: answer what it created.
-        tx.rollback().await.map_err(anyhow::Error::from)?;
-        let key = idempotency_key.as_deref().unwrap_or_default();
-        let existing = state.meta.export_by_idempotency_key(&tenant.0, key).await?;
-        return replay(
-            &state,
-            &existing.ok_or_else(|| anyhow::anyhow!("idempotent export vanished"))?,
-            &request_hash,
-        );
+    let max_active = state.settings.exports.max_active_per_tenant as i64;
+    let row = match state.meta.queue_export(&new, max_active).await? {
+        Queued::New(row) => row,
+        // A concurrent request with the same key committed first.
+        Queued::Earlier(existing) => return replay(&state, &existing, &request_hash),
+        Queued::TenantAtLimit { active } => {
+            return Err(ApiError::Client {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                code: "too-many-active-exports",
+                detail: format!(
+                    "the tenant already has {active} queued or running exports (limit {max_active})"
+                ),
+                retry_after: Some(QUOTA_RETRY_AFTER_SECS),
+            });
+        }
     };
-    enqueue_export(&mut tx, id).await?;
-    tx.commit().await.map_err(anyhow::Error::from)?;
     tracing::info!(export_id = %id, tenant = %tenant.0, dataset = %spec.dataset, "export queued");
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, self_path(id)))
@@ -191,13 +162,12 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Idempotency keys are remembered for 24 hours (API.md); after that the key
-/// may name a new export.
+/// Idempotency keys are remembered for a window (API.md: 24 hours); after
+/// that the key may name a new export.
 fn remembered(existing: &ExportRow) -> bool {
-    chrono::Utc::now() - existing.created_at < chrono::Duration::hours(IDEMPOTENCY_WINDOW_HOURS)
+    chrono::Utc::now() - existing.created_at
+        < chrono::Duration::hours(IDEMPOTENCY_WINDOW_HOURS.into())
 }
-
-const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
 
 /// A repeated Idempotency-Key: the same body gets the original export (200),
 /// another body is refused.

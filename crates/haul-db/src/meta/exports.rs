@@ -1,7 +1,8 @@
 //! The exports table: one row per export, the single source of truth for its
 //! status, progress, result and the lease that fences its workers.
 
-use super::{LeaseLost, MetaDb};
+use super::{LeaseLost, MetaDb, read_twice};
+use crate::queue::{EXPORT_QUEUE, JobRow, QUEUE_MAX_ATTEMPTS};
 use chrono::{DateTime, Utc};
 use haul_core::{ExportSpec, Status};
 use sqlx::{Postgres, Transaction, types::Json};
@@ -48,10 +49,29 @@ pub struct NewExport<'a> {
     pub id: Uuid,
     pub tenant: &'a str,
     pub spec: &'a ExportSpec,
-    pub rows_estimate: Option<i64>,
     pub idempotency_key: Option<&'a str>,
     pub request_hash: Option<&'a [u8]>,
 }
+
+/// What `queue_export` did.
+#[derive(Debug)]
+pub enum Queued {
+    /// The export is queued.
+    New(ExportRow),
+    /// Nothing new: an export made within `IDEMPOTENCY_WINDOW_HOURS` holds
+    /// the idempotency key.
+    Earlier(ExportRow),
+    /// Nothing new: the tenant already has this many queued or running
+    /// exports, the limit or more.
+    TenantAtLimit { active: i64 },
+}
+
+/// How long an idempotency key names its export (API.md); after that the
+/// key may name a new one.
+pub const IDEMPOTENCY_WINDOW_HOURS: i32 = 24;
+
+/// The SQLSTATE `haul.queue_export` raises for a tenant at its limit.
+const TENANT_AT_LIMIT: &str = "HL429";
 
 /// What a finished upload reports.
 pub struct ExportResult<'a> {
@@ -64,20 +84,18 @@ pub struct ExportResult<'a> {
 }
 
 impl MetaDb {
-    /// Inserts a queued export inside the caller's transaction, so that the
-    /// row and its job are committed together. Returns `None` when the
-    /// tenant already used this idempotency key.
-    pub async fn insert_export(
+    /// Inserts a queued export and its job in one statement
+    /// (`haul.queue_export`, migration 4), under the tenant's lock, unless
+    /// the idempotency key already names a recent export or the tenant is
+    /// at `max_active` queued or running exports.
+    pub async fn queue_export(
         &self,
-        tx: &mut Transaction<'_, Postgres>,
         new: &NewExport<'_>,
-    ) -> anyhow::Result<Option<ExportRow>> {
-        let row = sqlx::query_as(
-            "INSERT INTO haul.exports (id, tenant, dataset, format, compression, spec, status, rows_estimate,
-                                       idempotency_key, request_hash)
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9)
-             ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-             RETURNING *",
+        max_active: i64,
+    ) -> anyhow::Result<Queued> {
+        let job = JobRow::for_export(new.id)?;
+        let result: Result<ExportRow, _> = sqlx::query_as(
+            "SELECT * FROM haul.queue_export($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(new.id)
         .bind(new.tenant)
@@ -85,57 +103,40 @@ impl MetaDb {
         .bind(new.spec.format.as_str())
         .bind(new.spec.compression.as_str())
         .bind(Json(new.spec))
-        .bind(new.rows_estimate)
         .bind(new.idempotency_key)
         .bind(new.request_hash)
-        .fetch_optional(&mut **tx)
-        .await?;
-        Ok(row)
-    }
-
-    /// The tenant's export with this idempotency key, read on the connection
-    /// of a transaction that holds the tenant's lock (a second connection
-    /// from the pool could be taken by requests queued behind that lock).
-    pub async fn export_by_idempotency_key_locked(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        tenant: &str,
-        key: &str,
-    ) -> anyhow::Result<Option<ExportRow>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM haul.exports WHERE tenant = $1 AND idempotency_key = $2")
-                .bind(tenant)
-                .bind(key)
-                .fetch_optional(&mut **tx)
-                .await?,
-        )
-    }
-
-    /// Frees an idempotency key older than its 24-hour window, inside the
-    /// transaction that is about to reuse it for a new export.
-    pub async fn forget_idempotency_key(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        tenant: &str,
-        id: Uuid,
-    ) -> anyhow::Result<()> {
-        sqlx::query("UPDATE haul.exports SET idempotency_key = NULL WHERE id = $1 AND tenant = $2")
-            .bind(id)
-            .bind(tenant)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
+        .bind(IDEMPOTENCY_WINDOW_HOURS)
+        .bind(max_active)
+        .bind(EXPORT_QUEUE)
+        .bind(&job.id)
+        .bind(&job.payload)
+        .bind(QUEUE_MAX_ATTEMPTS)
+        .fetch_one(&self.pool)
+        .await;
+        match result {
+            Ok(row) => Ok(if row.id == new.id {
+                Queued::New(row)
+            } else {
+                Queued::Earlier(row)
+            }),
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(TENANT_AT_LIMIT) => {
+                Ok(Queued::TenantAtLimit {
+                    active: e.message().parse()?,
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The tenant's export, or `None` (also for another tenant's id).
     pub async fn export_for(&self, tenant: &str, id: Uuid) -> anyhow::Result<Option<ExportRow>> {
-        Ok(
+        read_twice(|| {
             sqlx::query_as("SELECT * FROM haul.exports WHERE id = $1 AND tenant = $2")
                 .bind(id)
                 .bind(tenant)
                 .fetch_optional(&self.pool)
-                .await?,
-        )
+        })
+        .await
     }
 
     pub async fn export_by_idempotency_key(
@@ -143,13 +144,13 @@ impl MetaDb {
         tenant: &str,
         key: &str,
     ) -> anyhow::Result<Option<ExportRow>> {
-        Ok(
+        read_twice(|| {
             sqlx::query_as("SELECT * FROM haul.exports WHERE tenant = $1 AND idempotency_key = $2")
                 .bind(tenant)
                 .bind(key)
                 .fetch_optional(&self.pool)
-                .await?,
-        )
+        })
+        .await
     }
 
     pub async fn export(&self, id: Uuid) -> anyhow::Result<Option<ExportRow>> {
@@ -360,37 +361,19 @@ impl MetaDb {
         before: Option<Uuid>,
         limit: i64,
     ) -> anyhow::Result<Vec<ExportRow>> {
-        Ok(sqlx::query_as(
-            "SELECT * FROM haul.exports
-              WHERE tenant = $1 AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3)
-              ORDER BY id DESC LIMIT $4",
-        )
-        .bind(tenant)
-        .bind(status.map(Status::as_str))
-        .bind(before)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// Queued or running exports of the tenant, counted under a per-tenant
-    /// advisory lock held until the transaction ends, so concurrent requests
-    /// cannot both pass the quota.
-    pub async fn lock_and_count_active(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        tenant: &str,
-    ) -> anyhow::Result<i64> {
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('haul-tenant:' || $1, 0))")
+        read_twice(|| {
+            sqlx::query_as(
+                "SELECT * FROM haul.exports
+                  WHERE tenant = $1 AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3)
+                  ORDER BY id DESC LIMIT $4",
+            )
             .bind(tenant)
-            .execute(&mut **tx)
-            .await?;
-        Ok(sqlx::query_scalar(
-            "SELECT count(*) FROM haul.exports WHERE tenant = $1 AND status IN ('queued', 'running')",
-        )
-        .bind(tenant)
-        .fetch_one(&mut **tx)
-        .await?)
+            .bind(status.map(Status::as_str))
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+        })
+        .await
     }
 
     /// Cancels a queued export outright, or flags a running one for its

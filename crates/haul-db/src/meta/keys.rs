@@ -1,6 +1,6 @@
 //! API keys: stored as a prefix (to find the row) and a SHA-256 (to check it).
 
-use super::MetaDb;
+use super::{MetaDb, read_twice};
 use chrono::{DateTime, Utc};
 
 /// Where a revoked or deleted key's prefix is announced (migration 0003).
@@ -36,12 +36,12 @@ impl MetaDb {
 
     /// The live (unrevoked) key with this prefix.
     pub async fn live_key(&self, prefix: &str) -> anyhow::Result<Option<KeyRow>> {
-        Ok(
+        read_twice(|| {
             sqlx::query_as("SELECT * FROM haul.api_keys WHERE prefix = $1 AND revoked_at IS NULL")
                 .bind(prefix)
                 .fetch_optional(&self.pool)
-                .await?,
-        )
+        })
+        .await
     }
 
     pub async fn list_keys(&self) -> anyhow::Result<Vec<KeyRow>> {

@@ -20,6 +20,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "api_key_changes",
         include_str!("../../migrations/0003_api_key_changes.sql"),
     ),
+    (
+        4,
+        "queue_export",
+        include_str!("../../migrations/0004_queue_export.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock that serializes migrations.
