@@ -202,3 +202,56 @@ async fn empty_dataset_gives_a_header_only_file() {
     assert_eq!(export["result"]["rows"], 0);
     env.stop().await;
 }
+
+const TIMES: &str = "
+CREATE TABLE times (id bigint PRIMARY KEY, at timestamptz NOT NULL);
+INSERT INTO times SELECT i, timestamptz '2024-03-30 22:00:00+00' + i * interval '7 hours'
+  FROM generate_series(1, 50) AS i;";
+
+/// The worker's source sessions (application_name `haul`) on this database.
+async fn source_sessions(env: &TestEnv) -> Vec<i32> {
+    env.source
+        .query_one(
+            "SELECT coalesce(array_agg(pid ORDER BY pid), '{}') FROM pg_stat_activity
+              WHERE datname = current_database() AND application_name = 'haul'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// A worker keeps its two source sessions between exports. Each export sets
+/// its own time zone on them, so none inherits the one before.
+#[tokio::test]
+async fn consecutive_exports_reuse_the_workers_source_sessions() {
+    let env = TestEnv::start(
+        TIMES,
+        TestOptions::default().dataset("times", "public.times", &["id"]),
+    )
+    .await;
+    let key = env.api_key("acme").await;
+    let mut sessions = Vec::new();
+    for zone in ["Asia/Tokyo", "UTC", "America/New_York"] {
+        let id = env
+            .create_export(&key, &json!({"dataset": "times", "timezone": zone}))
+            .await;
+        let export = env.wait_until_done(&key, &id).await;
+        assert_eq!(export["status"], "succeeded", "{export}");
+        env.source
+            .execute("SELECT set_config('TimeZone', $1, false)", &[&zone])
+            .await
+            .unwrap();
+        let expected = env
+            .copy("COPY (SELECT id, at FROM times ORDER BY id) TO STDOUT (FORMAT csv, HEADER)")
+            .await;
+        assert!(
+            env.download_bytes(&key, &id).await == expected,
+            "the export in {zone} differs from COPY in {zone}"
+        );
+        sessions.push(source_sessions(&env).await);
+    }
+    assert_eq!(sessions[0].len(), 2, "{sessions:?}");
+    assert!(sessions.iter().all(|s| s == &sessions[0]), "{sessions:?}");
+    env.stop().await;
+}

@@ -2,6 +2,7 @@
 
 use haul_core::{Catalog, Settings};
 use haul_db::MetaDb;
+use haul_db::source::SourcePool;
 use haul_s3::Storage;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -12,6 +13,8 @@ pub struct WorkerContext {
     pub storage: Storage,
     pub catalog: Arc<Catalog>,
     pub settings: Arc<Settings>,
+    /// Sessions on the source, kept between exports.
+    pub sources: SourcePool,
     /// Cancelled on SIGTERM/SIGINT: running exports checkpoint and hand back.
     pub shutdown: CancellationToken,
 }

@@ -8,6 +8,9 @@ use apalis_postgres::{Config, PostgresStorage};
 use haul_db::queue::{EXPORT_QUEUE, ExportJob};
 use std::time::Duration;
 
+/// A source session no export used for this long is closed.
+const SOURCE_SESSION_IDLE: Duration = Duration::from_secs(60);
+
 /// How often an idle worker also polls, besides LISTEN/NOTIFY on inserts:
 /// jobs handed back by an UPDATE fire no notification.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -63,6 +66,7 @@ pub async fn run_workers(ctx: WorkerContext) -> anyhow::Result<()> {
     let shutdown = ctx.shutdown.clone();
     tracing::info!(worker = %name, concurrency, "export worker started");
     let sweeper = tokio::spawn(crate::sweeper::run_sweeper(ctx.clone()));
+    let idle_sources = tokio::spawn(close_idle_sources(ctx.clone()));
     let monitor = Monitor::new()
         .register(move |_restarts| {
             WorkerBuilder::new(name.as_str())
@@ -84,7 +88,19 @@ pub async fn run_workers(ctx: WorkerContext) -> anyhow::Result<()> {
         })
         .await;
     sweeper.abort();
+    idle_sources.abort();
     monitor?;
     tracing::info!("export worker stopped");
     Ok(())
+}
+
+async fn close_idle_sources(ctx: WorkerContext) {
+    let mut tick = tokio::time::interval(SOURCE_SESSION_IDLE / 2);
+    loop {
+        tick.tick().await;
+        let closed = ctx.sources.close_idle(SOURCE_SESSION_IDLE);
+        if closed > 0 {
+            tracing::debug!(closed, "closed idle source sessions");
+        }
+    }
 }

@@ -14,7 +14,7 @@ use haul_core::limits::S3_MAX_PART_SIZE;
 use haul_core::{Compression, ExportSpec, Format};
 use haul_db::meta::exports::ExportResult;
 use haul_db::meta::{ExportRow, PartCheckpoint};
-use haul_db::source::{PageBound, PageQuery, SourceConn, connect_source};
+use haul_db::source::{PageBound, PageQuery, SourceConn};
 use haul_encode::{Codec, JsonFramer, JsonLayout, PartWriter, ResumableSha256};
 use haul_s3::{MultipartUpload, StorageError, UploadedPart};
 use std::pin::pin;
@@ -135,6 +135,9 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
         expires_at,
     };
     locked.succeed(&result).await?;
+    // Every page was read to its end, so both sessions are idle and clean.
+    ctx.sources.give_back(src);
+    ctx.sources.give_back(bounds);
     haul_core::metrics::ROWS_EXPORTED.inc_by(pos.rows as u64);
     haul_core::metrics::BYTES_EXPORTED.inc_by(pos.bytes as u64);
     tracing::info!(
@@ -233,14 +236,10 @@ async fn connect_sources(
     ctx: &WorkerContext,
     timezone: &str,
 ) -> Result<(SourceConn, SourceConn), JobError> {
-    let connect = || {
-        connect_source(
-            ctx.settings.source_url(),
-            timezone,
-            ctx.settings.source.statement_timeout.0,
-        )
-    };
-    Ok(tokio::try_join!(connect(), connect())?)
+    Ok(tokio::try_join!(
+        ctx.sources.session(timezone),
+        ctx.sources.session(timezone)
+    )?)
 }
 
 /// First attempt: fix the high-water key, estimate the rows, open the upload.

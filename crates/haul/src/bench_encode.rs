@@ -45,7 +45,7 @@ pub async fn run(settings: Settings, args: BenchEncodeArgs) -> anyhow::Result<()
     let spec =
         ExportSpec::from_request(&request, &services.catalog, &signer, &args.tenant, "bench")
             .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.detail))?;
-    let ctx = services.worker_context(CancellationToken::new());
+    let ctx = services.worker_context(CancellationToken::new())?;
     let mut sink = DiscardSink::default();
     let started = Instant::now();
     let stats = encode_into(&ctx, &spec, &args.tenant, &mut sink)

@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use haul_api::AppState;
 use haul_core::{Catalog, Settings, Signer};
 use haul_db::MetaDb;
-use haul_db::source::{SourceChecker, connect_source, resolve_catalog};
+use haul_db::source::{SourceChecker, SourcePool, connect_source, resolve_catalog};
 use haul_s3::Storage;
 use haul_worker::WorkerContext;
 use std::net::TcpListener;
@@ -35,7 +35,7 @@ impl Services {
         )
         .await
         .context("Failed to connect to source.url")?;
-        let catalog = resolve_catalog(&source.client, &settings.datasets)
+        let catalog = resolve_catalog(source.client(), &settings.datasets)
             .await
             .context("a dataset does not match the source database")?;
         let storage = Storage::from_settings(&settings.s3).await;
@@ -67,14 +67,21 @@ impl Services {
         })
     }
 
-    pub fn worker_context(&self, shutdown: CancellationToken) -> WorkerContext {
-        WorkerContext {
+    pub fn worker_context(&self, shutdown: CancellationToken) -> anyhow::Result<WorkerContext> {
+        // Every running export holds two sessions.
+        let sessions = 2 * self.settings.worker.concurrency;
+        Ok(WorkerContext {
             meta: self.meta.clone(),
             storage: self.storage.clone(),
             catalog: self.catalog.clone(),
             settings: self.settings.clone(),
+            sources: SourcePool::new(
+                self.settings.source_url(),
+                sessions,
+                self.settings.source.statement_timeout.0,
+            )?,
             shutdown,
-        }
+        })
     }
 
     /// Serves the API on `listener` until `shutdown`, then drains requests.
@@ -134,7 +141,7 @@ impl Services {
                 handle.stop(false).await;
             });
         }
-        haul_worker::run_workers(self.worker_context(shutdown)).await
+        haul_worker::run_workers(self.worker_context(shutdown)?).await
     }
 
     /// API and workers in one process; either failing stops both.

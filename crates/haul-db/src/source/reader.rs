@@ -7,14 +7,33 @@ use futures::{Stream, TryStreamExt};
 use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
 
+/// A session on the source: a connection of its own, or one borrowed from a
+/// `SourcePool` (which takes it back only when told it is clean).
 pub struct SourceConn {
-    pub client: Client,
-    task: tokio::task::JoinHandle<()>,
+    session: Session,
+}
+
+enum Session {
+    Own {
+        client: Client,
+        task: tokio::task::JoinHandle<()>,
+    },
+    /// `None` once given back to its pool.
+    Pooled(Option<deadpool_postgres::Object>),
 }
 
 impl Drop for SourceConn {
     fn drop(&mut self) {
-        self.task.abort();
+        match &mut self.session {
+            Session::Own { task, .. } => task.abort(),
+            // Not given back: it may be mid-COPY or in a failed state, so it
+            // is closed rather than returned.
+            Session::Pooled(object) => {
+                if let Some(object) = object.take() {
+                    drop(deadpool_postgres::Object::take(object));
+                }
+            }
+        }
     }
 }
 
@@ -25,10 +44,22 @@ pub struct PageBound {
     pub last_key: Vec<String>,
 }
 
-/// Opens a session whose output settings are pinned: ISO dates, PostgreSQL
-/// interval style, shortest-exact floats, hex bytea, UTF-8, and the export's
-/// time zone. `TimeZone` is set through a bound parameter, so an unknown zone
-/// is PostgreSQL's error, never injected SQL.
+/// Output settings every source session has: ISO dates, PostgreSQL interval
+/// style, shortest-exact floats, hex bytea, UTF-8.
+pub(crate) const PINNED_SETTINGS: &str =
+    "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1;
+     SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; SET standard_conforming_strings = on;
+     SET application_name = 'haul'";
+
+/// The settings that differ between exports. `TimeZone` is set through a
+/// bound parameter, so an unknown zone is PostgreSQL's error, never injected
+/// SQL.
+const EXPORT_SETTINGS: &str =
+    "SELECT set_config('TimeZone', $1, false), set_config('statement_timeout', $2, false)";
+
+/// Opens a session of its own with the pinned output settings (so values
+/// render the same way on every session, and like a default `psql`) and the
+/// export's time zone.
 pub async fn connect_source(
     url: &str,
     timezone: &str,
@@ -42,41 +73,71 @@ pub async fn connect_source(
             tracing::debug!(error = %e, "source connection closed");
         }
     });
-    let conn = SourceConn { client, task };
-    conn.client
-        .batch_execute(
-            "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1;
-             SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; SET standard_conforming_strings = on;
-             SET application_name = 'haul'",
-        )
+    let conn = SourceConn {
+        session: Session::Own { client, task },
+    };
+    conn.client()
+        .batch_execute(PINNED_SETTINGS)
         .await
         .context("Failed to set up the source session")?;
-    conn.client
-        .execute(
-            "SELECT set_config('TimeZone', $1, false), set_config('statement_timeout', $2, false)",
-            &[&timezone, &statement_timeout.as_millis().to_string()],
-        )
+    let timeout = statement_timeout.as_millis().to_string();
+    conn.client()
+        .execute(EXPORT_SETTINGS, &[&timezone, &timeout])
         .await
         .context("Failed to set the session time zone")?;
     Ok(conn)
 }
 
+/// Lends `object` out as a session for an export in `timezone`.
+pub(crate) async fn lend(
+    object: deadpool_postgres::Object,
+    timezone: &str,
+    statement_timeout: Duration,
+) -> anyhow::Result<SourceConn> {
+    let stmt = object.prepare_cached(EXPORT_SETTINGS).await?;
+    let timeout = statement_timeout.as_millis().to_string();
+    object
+        .execute(&stmt, &[&timezone, &timeout])
+        .await
+        .context("Failed to set the session time zone")?;
+    Ok(SourceConn {
+        session: Session::Pooled(Some(object)),
+    })
+}
+
+/// The pooled connection under `conn`, for its pool to take back.
+pub(crate) fn into_pooled(mut conn: SourceConn) -> Option<deadpool_postgres::Object> {
+    match &mut conn.session {
+        Session::Pooled(object) => object.take(),
+        Session::Own { .. } => None,
+    }
+}
+
 impl SourceConn {
+    pub fn client(&self) -> &Client {
+        match &self.session {
+            Session::Own { client, .. } => client,
+            Session::Pooled(object) => object
+                .as_ref()
+                .expect("a session in use has its connection"),
+        }
+    }
+
     /// The first row of a query whose columns are all text (key values).
     pub async fn key_row(&self, sql: &str) -> anyhow::Result<Option<Vec<String>>> {
-        let row = self.client.query_opt(sql, &[]).await?;
+        let row = self.client().query_opt(sql, &[]).await?;
         Ok(row.map(|r| (0..r.len()).map(|i| r.get::<_, String>(i)).collect()))
     }
 
     /// The planner's row estimate from `EXPLAIN (FORMAT JSON)`.
     pub async fn estimate(&self, explain_sql: &str) -> anyhow::Result<Option<i64>> {
-        let row = self.client.query_one(explain_sql, &[]).await?;
+        let row = self.client().query_one(explain_sql, &[]).await?;
         let plan: serde_json::Value = row.get(0);
         Ok(plan[0]["Plan"]["Plan Rows"].as_f64().map(|r| r as i64))
     }
 
     pub async fn page_bound(&self, sql: &str) -> anyhow::Result<Option<PageBound>> {
-        let row = self.client.query_opt(sql, &[]).await?;
+        let row = self.client().query_opt(sql, &[]).await?;
         Ok(row.map(|r| PageBound {
             rows: r.get(0),
             last_key: (1..r.len()).map(|i| r.get::<_, String>(i)).collect(),
@@ -88,7 +149,7 @@ impl SourceConn {
         &self,
         copy_sql: &str,
     ) -> anyhow::Result<impl Stream<Item = anyhow::Result<Bytes>> + use<>> {
-        let stream = self.client.copy_out(copy_sql).await?;
+        let stream = self.client().copy_out(copy_sql).await?;
         Ok(stream.map_err(anyhow::Error::from))
     }
 }
