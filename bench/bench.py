@@ -457,6 +457,14 @@ def run_concurrent(env, key, results, per=200_000, count=16):
 # ---------------------------------------------------------------- report
 
 def report(results, n):
+    if "A" in results:
+        report_throughput(results, n)
+    report_latency(results)
+    print()
+    (HERE / "last-results.json").write_text(json.dumps(results, indent=2))
+
+
+def report_throughput(results, n):
     a, b, c = results["A"]["seconds"], results["B"]["seconds"], results["C"]["seconds"]
     rows = []
 
@@ -501,6 +509,9 @@ def report(results, n):
         p = results["pages"]
         print(f"Keyset page of worker.page_rows rows: first {p['first_ms']:.1f} ms, "
               f"last {p['last_ms']:.1f} ms (ratio {p['last_ms'] / p['first_ms']:.2f}, target ≤ 1.2)")
+
+
+def report_latency(results):
     if "POST p99" in results:
         po, ge = results["POST p99"], results["GET p99"]
         print(f"200 clients, closed loop (wrk) while an export runs: POST /v1/exports p99 {po['p99_ms']:.1f} ms "
@@ -525,8 +536,20 @@ def report(results, n):
         print(f"{cc['count']} concurrent {cc['rows_each']:,}-row exports: {cc['seconds']:.1f}s, "
               f"{cc['failed']} failed, aggregate {agg:,.0f} rows/s vs single {one:,.0f} rows/s "
               f"(ratio {agg / one:.2f}, target ≥ 1.0), worker peak RSS {cc['rss']:.0f} MiB")
-    print()
-    (HERE / "last-results.json").write_text(json.dumps(results, indent=2))
+
+
+def run_throughput(env, keys, results, tmp, args):
+    measure_sizes(env, results)
+    # Rounds interleave the baselines and Haul, so a slow spell of the
+    # machine hits both; the table shows each run's median.
+    for round_no in range(1, args.repeat + 1):
+        log(f"round {round_no} of {args.repeat}")
+        run_baselines(env, results, tmp, round_no)
+        run_haul_e2e(env, keys[0], results, REPEATED)
+        run_encode_only(env, results)
+    run_haul_e2e(env, keys[0], results, ONCE)
+    run_haul_small(env, keys[0], results, args.rows)
+    settle(results)
 
 
 def main():
@@ -538,28 +561,23 @@ def main():
     p.add_argument("--haul-bin", required=True)
     p.add_argument("--aws-bin", required=True)
     p.add_argument("--skip", default="", help="comma-separated: latency,concurrent")
+    p.add_argument("--only", default="", help="comma-separated: latency,concurrent (no throughput runs)")
     p.add_argument("--repeat", type=int, default=3,
                    help="rounds of A, B, C, D csv, D ndjson and E; the table shows medians")
     args = p.parse_args()
     env = Env(args)
     skip = set(filter(None, args.skip.split(",")))
+    only = set(filter(None, args.only.split(",")))
+    if only:
+        skip |= {"throughput", "latency", "concurrent"} - only
 
     seed(env, args.rows)
     env.haul_cmd("migrate")
     keys = [env.haul_cmd("keys", "create", "--tenant", f"bench{i}").stdout.strip() for i in range(20)]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        measure_sizes(env, results)
-        # Rounds interleave the baselines and Haul, so a slow spell of the
-        # machine hits both; the table shows each run's median.
-        for round_no in range(1, args.repeat + 1):
-            log(f"round {round_no} of {args.repeat}")
-            run_baselines(env, results, tmp, round_no)
-            run_haul_e2e(env, keys[0], results, REPEATED)
-            run_encode_only(env, results)
-        run_haul_e2e(env, keys[0], results, ONCE)
-        run_haul_small(env, keys[0], results, args.rows)
-        settle(results)
+        if "throughput" not in skip:
+            run_throughput(env, keys, results, tmp, args)
         if "latency" not in skip:
             run_latency(env, keys, results, tmp)
         if "concurrent" not in skip and args.rows >= 16 * 200_000:

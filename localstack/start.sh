@@ -87,8 +87,9 @@ if [[ -z $pid ]] && ! healthy; then
             "(see: ss -ltnp 'sport = :$port')" >&2
         exit 1
     fi
-    # Objects and multipart parts go to temp files (Python's tempfile). Keep them
-    # in the cache dir and wipe them on start: a killed LocalStack leaks them.
+    # Python temp files go to the cache dir, wiped on start: a killed
+    # LocalStack leaks them. (S3 object and part bytes go elsewhere: unlinked
+    # temp files under /tmp/localstack-s3-storage, a path LocalStack fixes.)
     rm -rf "$CACHE/localstack-tmp"
     mkdir -p "$CACHE/localstack-tmp" "$CACHE/localstack-volume"
     [[ -f $LOG ]] && mv -f "$LOG" "$LOG.1"
