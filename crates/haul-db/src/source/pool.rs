@@ -71,9 +71,4 @@ impl SourcePool {
             .removed
             .len()
     }
-
-    /// Sessions open, in use or idle.
-    pub fn open(&self) -> usize {
-        self.pool.status().size
-    }
 }
