@@ -11,7 +11,8 @@
 -- Returns the export that answers the request: the new one, or the one an
 -- earlier request with the same idempotency key made within the key's window
 -- (the caller tells them apart by id). A tenant at its limit gets SQLSTATE
--- HL429 with its count of active exports as the message, and nothing changes.
+-- HL429 with its count of active exports (up to the limit) as the message, and
+-- nothing changes.
 --
 -- The job row is apalis-postgres's own (its `push_tasks` inserts the same
 -- columns); every end-to-end test fails at once if that table changes.
@@ -47,8 +48,12 @@ BEGIN
         UPDATE haul.exports SET idempotency_key = NULL
          WHERE tenant = p_tenant AND idempotency_key = p_idempotency_key;
     END IF;
-    SELECT count(*) INTO active FROM haul.exports
-     WHERE tenant = p_tenant AND status IN ('queued', 'running');
+    -- Counting stops at the limit: the lock is held meanwhile, and a tenant
+    -- far over it need not have every active export counted.
+    SELECT count(*) INTO active FROM (
+        SELECT FROM haul.exports
+         WHERE tenant = p_tenant AND status IN ('queued', 'running')
+         LIMIT p_max_active) AS counted;
     IF active >= p_max_active THEN
         RAISE EXCEPTION USING ERRCODE = 'HL429', MESSAGE = active::text;
     END IF;

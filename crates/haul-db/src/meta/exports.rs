@@ -61,8 +61,8 @@ pub enum Queued {
     /// Nothing new: an export made within `IDEMPOTENCY_WINDOW_HOURS` holds
     /// the idempotency key.
     Earlier(ExportRow),
-    /// Nothing new: the tenant already has this many queued or running
-    /// exports, the limit or more.
+    /// Nothing new: the tenant already has at least this many queued or
+    /// running exports (counting stops at the limit).
     TenantAtLimit { active: i64 },
 }
 
