@@ -136,8 +136,8 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
     };
     locked.succeed(&result).await?;
     // Every page was read to its end, so both sessions are idle and clean.
-    ctx.sources.give_back(src);
-    ctx.sources.give_back(bounds);
+    src.give_back();
+    bounds.give_back();
     haul_core::metrics::ROWS_EXPORTED.inc_by(pos.rows as u64);
     haul_core::metrics::BYTES_EXPORTED.inc_by(pos.bytes as u64);
     tracing::info!(

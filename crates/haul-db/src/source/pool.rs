@@ -4,7 +4,7 @@
 //! exports. A pooled session keeps its pinned output settings; each export
 //! sets its own time zone and statement timeout on checkout.
 
-use super::reader::{PINNED_SETTINGS, SourceConn, into_pooled, lend};
+use super::reader::{PINNED_SETTINGS, SourceConn, lend};
 use anyhow::Context;
 use deadpool_postgres::{HookError, Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::time::Duration;
@@ -24,7 +24,8 @@ impl SourcePool {
             NoTls,
             ManagerConfig {
                 // Only sessions that ended an export cleanly come back
-                // (`give_back`), so a cheap liveness check is enough.
+                // (`SourceConn::give_back`), so a cheap liveness check is
+                // enough.
                 recycling_method: RecyclingMethod::Fast,
             },
         );
@@ -46,7 +47,7 @@ impl SourcePool {
     }
 
     /// A session set up for an export in `timezone`. Dropped, it is closed;
-    /// `give_back` returns it for the next export.
+    /// `SourceConn::give_back` returns it for the next export.
     pub async fn session(&self, timezone: &str) -> anyhow::Result<SourceConn> {
         let object = self
             .pool
@@ -55,12 +56,6 @@ impl SourcePool {
             .map_err(anyhow::Error::from)
             .context("Failed to connect to the source database")?;
         lend(object, timezone, self.statement_timeout).await
-    }
-
-    /// Takes back a session whose export ended cleanly: no statement or
-    /// COPY left running on it.
-    pub fn give_back(&self, session: SourceConn) {
-        drop(into_pooled(session));
     }
 
     /// Closes the sessions no export has used for `idle`, so a quiet worker

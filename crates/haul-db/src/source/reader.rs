@@ -5,10 +5,10 @@ use anyhow::Context;
 use bytes::Bytes;
 use futures::{Stream, TryStreamExt};
 use std::time::Duration;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Statement};
 
 /// A session on the source: a connection of its own, or one borrowed from a
-/// `SourcePool` (which takes it back only when told it is clean).
+/// `SourcePool` (which takes it back only through `give_back`).
 pub struct SourceConn {
     session: Session,
 }
@@ -80,11 +80,8 @@ pub async fn connect_source(
         .batch_execute(PINNED_SETTINGS)
         .await
         .context("Failed to set up the source session")?;
-    let timeout = statement_timeout.as_millis().to_string();
-    conn.client()
-        .execute(EXPORT_SETTINGS, &[&timezone, &timeout])
-        .await
-        .context("Failed to set the session time zone")?;
+    let settings = conn.client().prepare(EXPORT_SETTINGS).await?;
+    set_export_settings(conn.client(), &settings, timezone, statement_timeout).await?;
     Ok(conn)
 }
 
@@ -94,26 +91,38 @@ pub(crate) async fn lend(
     timezone: &str,
     statement_timeout: Duration,
 ) -> anyhow::Result<SourceConn> {
-    let stmt = object.prepare_cached(EXPORT_SETTINGS).await?;
-    let timeout = statement_timeout.as_millis().to_string();
-    object
-        .execute(&stmt, &[&timezone, &timeout])
-        .await
-        .context("Failed to set the session time zone")?;
+    let settings = object.prepare_cached(EXPORT_SETTINGS).await?;
+    set_export_settings(&object, &settings, timezone, statement_timeout).await?;
     Ok(SourceConn {
         session: Session::Pooled(Some(object)),
     })
 }
 
-/// The pooled connection under `conn`, for its pool to take back.
-pub(crate) fn into_pooled(mut conn: SourceConn) -> Option<deadpool_postgres::Object> {
-    match &mut conn.session {
-        Session::Pooled(object) => object.take(),
-        Session::Own { .. } => None,
-    }
+/// Runs `settings`, the prepared `EXPORT_SETTINGS`.
+async fn set_export_settings(
+    client: &Client,
+    settings: &Statement,
+    timezone: &str,
+    statement_timeout: Duration,
+) -> anyhow::Result<()> {
+    let timeout = statement_timeout.as_millis().to_string();
+    client
+        .execute(settings, &[&timezone, &timeout])
+        .await
+        .context("Failed to set the session time zone")?;
+    Ok(())
 }
 
 impl SourceConn {
+    /// Returns a pooled session to its pool for the next export; call it
+    /// only when no statement or COPY is left running on it. (Dropped
+    /// instead, a pooled session is closed.) An own session just closes.
+    pub fn give_back(mut self) {
+        if let Session::Pooled(object) = &mut self.session {
+            drop(object.take());
+        }
+    }
+
     pub fn client(&self) -> &Client {
         match &self.session {
             Session::Own { client, .. } => client,
