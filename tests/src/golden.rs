@@ -162,6 +162,17 @@ pub fn decompress_with_cli(program: &str, body: &[u8]) -> Option<Vec<u8>> {
 /// How many multipart parts the export's object was assembled from, read
 /// from its ETag (`"<md5>-<parts>"` for a multipart object).
 pub async fn object_parts(env: &TestEnv, tenant: &str, export: &Value) -> u32 {
+    object_etag(env, tenant, export)
+        .await
+        .rsplit_once('-')
+        .map_or(1, |(_, n)| {
+            n.parse().expect("multipart ETag ends in the part count")
+        })
+}
+
+/// The ETag of the export's object, without quotes: a plain MD5 for an
+/// object written by one PutObject, `<md5>-<parts>` for a multipart one.
+pub async fn object_etag(env: &TestEnv, tenant: &str, export: &Value) -> String {
     let key = format!(
         "{}{tenant}/{}/{}",
         env.storage.prefix,
@@ -177,12 +188,8 @@ pub async fn object_parts(env: &TestEnv, tenant: &str, export: &Value) -> u32 {
         .send()
         .await
         .unwrap_or_else(|e| panic!("HEAD {key}: {e:?}"));
-    let etag = head
-        .e_tag()
+    head.e_tag()
         .unwrap_or_default()
         .trim_matches('"')
-        .to_string();
-    etag.rsplit_once('-').map_or(1, |(_, n)| {
-        n.parse().expect("multipart ETag ends in the part count")
-    })
+        .to_string()
 }

@@ -561,6 +561,8 @@ async fn a_stale_lease_can_neither_checkpoint_nor_complete_nor_end() {
     assert_ne!(old, new);
     assert_eq!(current.attempt, 2);
     let result = ExportResult {
+        object_key: "acme/big.csv",
+        high_water: None,
         rows: 1,
         bytes: 1,
         sha256: "00",
@@ -660,6 +662,59 @@ async fn an_upload_completed_by_a_dead_attempt_is_kept_only_if_its_size_matches(
     assert!(!keys.contains(&lost_key), "{keys:?}");
     assert_eq!(keys.len(), 1);
     assert!(s3::open_uploads(&f.env.storage).await.is_empty());
+    f.stop().await;
+}
+
+/// A file that fits in one part goes up in one PutObject, with no multipart
+/// upload. An attempt that put such a file and died before recording its
+/// success leaves an object no row points to: when the export then fails,
+/// the failing attempt removes it all the same.
+#[tokio::test]
+async fn a_one_part_file_is_one_put_and_a_failed_export_leaves_none_behind() {
+    const SMALL: &str = "CREATE TABLE big (id bigint PRIMARY KEY, payload text, n numeric);
+        INSERT INTO big SELECT i, md5(i::text), i FROM generate_series(1, 5000) i;";
+    let f = Fixture::start_with(SMALL, options()).await;
+    let body = f.env.copy(BIG_COPY).await;
+    let (put_id, _) = f.export().await;
+    let (failing_id, failing) = f.export().await;
+    let storage = &f.env.storage;
+    let row = f.row(failing).await;
+    let stray_key = storage.object_key(&row.tenant, &failing_id, &row.spec.0.filename);
+    storage
+        .put(&stray_key, "text/csv", bytes::Bytes::copy_from_slice(&body))
+        .await
+        .unwrap();
+    // Five attempts died: the next claim is past worker.max_attempts.
+    for _ in 0..5 {
+        f.meta.claim_export(failing).await.unwrap().unwrap();
+    }
+
+    let worker = HaulProcess::worker("one-part", &worker_settings(&f.env, |_| {})).await;
+    let export = f.env.wait_until_done(&f.key, &put_id).await;
+    assert_eq!(export["status"], "succeeded", "{export}");
+    assert_eq!(f.env.download_bytes(&f.key, &put_id).await, body);
+    assert_eq!(export["result"]["sha256"], sha256_hex(&body));
+    let etag = haul_tests::golden::object_etag(&f.env, "acme", &export).await;
+    assert!(!etag.contains('-'), "a multipart ETag: {etag}");
+
+    let failed = f.env.wait_until_done(&f.key, &failing_id).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["error"]["code"], "attempts-exhausted", "{failed}");
+    let keys = s3::object_keys(storage).await;
+    assert!(!keys.contains(&stray_key), "{keys:?}");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(
+        worker.events("started multipart upload").is_empty(),
+        "{}",
+        worker.log_text()
+    );
+    assert_eq!(
+        worker.events("put the whole object").len(),
+        1,
+        "{}",
+        worker.log_text()
+    );
+    assert!(s3::open_uploads(storage).await.is_empty());
     f.stop().await;
 }
 

@@ -26,12 +26,13 @@ pub static BYTES_EXPORTED: LazyLock<IntCounter> = LazyLock::new(|| {
     .expect("metric registered once")
 });
 
-/// Time S3 takes to accept one part: the main cost an export waits on.
+/// Time S3 takes to accept one part, or the whole object of a file that
+/// fits in one part: the main cost an export waits on.
 pub static PART_UPLOAD_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     register_histogram!(
         HistogramOpts::new(
             "haul_part_upload_seconds",
-            "Time to upload one multipart part to S3"
+            "Time to upload one part (or a one-part file's whole object) to S3"
         )
         .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0])
     )

@@ -6,6 +6,8 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{
     RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig,
 };
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
 use haul_core::config::S3Settings;
 use std::time::Duration;
 
@@ -79,6 +81,37 @@ impl Storage {
             .await
             .map(|_| ())
             .map_err(crate::errors::classify)
+    }
+
+    /// Writes a whole object in one request: an export that fits in one
+    /// part needs no multipart upload (one S3 call instead of three). The
+    /// object appears at its key only once the whole body has arrived.
+    /// Payload signing follows `MultipartUpload::sign_payload`.
+    pub async fn put(
+        &self,
+        key: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> Result<(), crate::StorageError> {
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(body.len() as i64)
+            .body(ByteStream::from(body))
+            .customize();
+        if self.over_tls {
+            request = request.disable_payload_signing();
+        }
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(crate::errors::classify)?;
+        tracing::info!(key, "put the whole object");
+        Ok(())
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), crate::StorageError> {

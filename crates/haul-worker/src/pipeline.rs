@@ -6,7 +6,7 @@ use crate::context::WorkerContext;
 use crate::errors::JobError;
 use crate::hash_chain::HashChain;
 use crate::sink::PartSink;
-use crate::uploader::Uploader;
+use crate::uploader::{NewObject, Target, Uploader};
 use bytes::Bytes;
 use futures::{Stream, TryStreamExt};
 use haul_core::format::content_type;
@@ -16,7 +16,7 @@ use haul_db::meta::exports::ExportResult;
 use haul_db::meta::{ExportRow, PartCheckpoint};
 use haul_db::source::{PageBound, PageQuery, SourceConn};
 use haul_encode::{Codec, JsonFramer, JsonLayout, PartWriter, ResumableSha256};
-use haul_s3::{MultipartUpload, StorageError, UploadedPart};
+use haul_s3::{MultipartUpload, UploadedPart};
 use std::pin::pin;
 use uuid::Uuid;
 
@@ -47,21 +47,30 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
     let (src, bounds) = connect_sources(ctx, &spec.timezone).await?;
     let query = PageQuery::new(ds, spec, &row.tenant);
 
-    let (upload, high_water, resumed) = match (&row.upload_id, &row.object_key) {
+    let (target, high_water, resumed) = match (&row.upload_id, &row.object_key) {
         (Some(upload_id), Some(key)) => {
             let upload =
-                MultipartUpload::resume(&ctx.storage.client, &ctx.storage.bucket, key, upload_id);
-            (upload, row.high_water.clone(), ctx.meta.parts(id).await?)
+                MultipartUpload::resume(&ctx.storage.client, &ctx.storage.bucket, key, upload_id)
+                    .sign_payload(!ctx.storage.over_tls);
+            let resumed = ctx.meta.parts(id).await?;
+            (Target::Multipart(upload), row.high_water.clone(), resumed)
         }
         _ => {
-            let (upload, hw) = start_upload(ctx, row, &src, &query).await?;
-            (upload, hw, Vec::new())
+            let object = plan_object(ctx, row, &src, &query).await?;
+            let hw = object.high_water.clone();
+            (Target::Unopened(object), hw, Vec::new())
         }
     };
-    let upload = upload.sign_payload(!ctx.storage.over_tls);
+    let mut uploader = Uploader::new(
+        target,
+        ctx.meta.clone(),
+        id,
+        lease,
+        ctx.settings.worker.parts_in_flight,
+    );
     tracing::info!(
         attempt = row.attempt,
-        upload_id = %upload.upload_id,
+        upload_id = uploader.upload_id().unwrap_or("-"),
         resumed_parts = resumed.len(),
         resumed_rows = resumed.last().map_or(0, |p| p.rows),
         "export attempt started"
@@ -75,13 +84,6 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
         bytes: last.map_or(0, |p| p.bytes),
         sha: HashChain::new(last.map_or_else(ResumableSha256::new, |p| p.sha.clone())),
     };
-    let mut uploader = Uploader::new(
-        upload,
-        ctx.meta.clone(),
-        id,
-        lease,
-        ctx.settings.worker.parts_in_flight,
-    );
     uploader.done = resumed
         .iter()
         .map(|p| UploadedPart {
@@ -124,9 +126,11 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
     if locked.row.cancel_requested {
         return Err(JobError::Cancelled);
     }
-    complete_upload(uploader.upload(), &uploader.done, pos.bytes).await?;
+    let object_key = uploader.finish(pos.bytes).await?;
     let expires_at = chrono::Utc::now() + ctx.settings.exports.ttl.0;
     let result = ExportResult {
+        object_key,
+        high_water: high_water.as_deref(),
         rows: pos.rows,
         bytes: pos.bytes,
         sha256: &pos.sha.current().await?.finalize_hex(),
@@ -147,39 +151,6 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
         "export succeeded"
     );
     Ok(())
-}
-
-/// Completes the upload. `NoSuchUpload` is success when an earlier attempt
-/// under this export already completed it (and died before recording so):
-/// the object is then at its key with exactly the checkpointed size.
-async fn complete_upload(
-    upload: &MultipartUpload,
-    parts: &[UploadedPart],
-    expected_bytes: i64,
-) -> Result<(), JobError> {
-    match upload.complete(parts).await {
-        Ok(()) => Ok(()),
-        Err(StorageError::NoSuchUpload(m)) => match upload.object_size().await? {
-            Some(size) if size == expected_bytes => {
-                tracing::info!(
-                    size,
-                    "upload was already completed by an earlier attempt; keeping its object"
-                );
-                Ok(())
-            }
-            found => {
-                let at_key = match found {
-                    Some(size) => format!("an object of {size} bytes, not {expected_bytes}"),
-                    None => "no object".to_string(),
-                };
-                Err(JobError::permanent(
-                    "upload-lost",
-                    format!("the multipart upload is gone and its key holds {at_key}: {m}"),
-                ))
-            }
-        },
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// What the read and encode path produced, without S3 (`haul bench-encode`).
@@ -242,46 +213,32 @@ async fn connect_sources(
     )?)
 }
 
-/// First attempt: fix the high-water key, estimate the rows, open the upload.
-async fn start_upload(
+/// First attempt: fix the high-water key and estimate the rows. The upload
+/// itself waits for the first part (see `Uploader`).
+async fn plan_object(
     ctx: &WorkerContext,
     row: &ExportRow,
     src: &SourceConn,
     query: &PageQuery<'_>,
-) -> Result<(MultipartUpload, Option<Vec<String>>), JobError> {
+) -> Result<NewObject, JobError> {
     let spec = &row.spec.0;
-    let hw = src.key_row(&query.high_water()).await?;
-    let estimate = match &hw {
+    let high_water = src.key_row(&query.high_water()).await?;
+    let rows_estimate = match &high_water {
         Some(upto) => {
             src.estimate(&query.estimate(spec.since.as_deref(), Some(upto)))
                 .await?
         }
         None => Some(0),
     };
-    let key = ctx
-        .storage
-        .object_key(&row.tenant, &row.id.to_string(), &spec.filename);
-    let ct = content_type(spec.format, spec.compression);
-    let upload =
-        MultipartUpload::create(&ctx.storage.client, &ctx.storage.bucket, &key, ct).await?;
-    let lease = row.lease.expect("claimed");
-    if let Err(e) = ctx
-        .meta
-        .record_upload(
-            row.id,
-            lease,
-            &key,
-            &upload.upload_id,
-            hw.as_deref(),
-            estimate,
-        )
-        .await
-    {
-        // Nobody else knows this upload id: abort it here or it leaks.
-        let _ = upload.abort().await;
-        return Err(e.into());
-    }
-    Ok((upload, hw))
+    Ok(NewObject {
+        storage: ctx.storage.clone(),
+        key: ctx
+            .storage
+            .object_key(&row.tenant, &row.id.to_string(), &spec.filename),
+        content_type: content_type(spec.format, spec.compression),
+        high_water,
+        rows_estimate,
+    })
 }
 
 struct Pages<'a, S: PartSink> {
@@ -487,11 +444,7 @@ impl<S: PartSink> Pages<'_, S> {
     /// target by at most a quarter.
     fn next_limit(&self, page_bytes: u64, rows: i64) -> u32 {
         let w = &self.ctx.settings.worker;
-        let target = (w.part_size.0
-            / std::env::var("PAGE_DIV")
-                .map(|v| v.parse().unwrap())
-                .unwrap_or(4))
-        .max(1);
+        let target = (w.part_size.0 / 4).max(1);
         let per_row = (page_bytes / rows.max(1) as u64).max(1);
         ((target / per_row) as u32).clamp(1, w.page_rows)
     }

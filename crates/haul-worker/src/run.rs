@@ -124,9 +124,15 @@ async fn end_badly(ctx: &WorkerContext, claimed: &ExportRow, err: JobError) -> a
         let upload =
             MultipartUpload::resume(&ctx.storage.client, &ctx.storage.bucket, key, upload_id);
         upload_open = upload.abort().await.is_err();
-        if let Err(e) = ctx.storage.delete(key).await {
-            tracing::warn!(key, error = %e, "could not make sure no object is left at the final key");
-        }
+    }
+    // Even with no upload recorded, an earlier attempt may have put a
+    // one-part file at the key and died before recording its success.
+    let key = row.object_key.clone().unwrap_or_else(|| {
+        ctx.storage
+            .object_key(&row.tenant, &row.id.to_string(), &row.spec.0.filename)
+    });
+    if let Err(e) = ctx.storage.delete(&key).await {
+        tracing::warn!(key, error = %e, "could not make sure no object is left at the final key");
     }
     let (status, error) = match &err {
         JobError::Cancelled => (Status::Cancelled, None),

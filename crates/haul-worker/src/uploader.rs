@@ -1,13 +1,14 @@
 //! Parts in flight: up to `parts_in_flight` uploads run at once while the
 //! next part is read and encoded; checkpoints are committed strictly in part
 //! order, so the last checkpoint always describes a gap-free prefix of the
-//! object.
+//! object. A file that fits in its first part needs no multipart upload at
+//! all: it goes up in one PutObject once the export's row is locked.
 
 use crate::errors::JobError;
 use crate::hash_chain::{PartSha, resolve};
 use bytes::Bytes;
 use haul_db::{MetaDb, meta::PartCheckpoint};
-use haul_s3::{MultipartUpload, UploadedPart};
+use haul_s3::{MultipartUpload, Storage, StorageError, UploadedPart};
 use std::collections::VecDeque;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -19,8 +20,60 @@ struct InFlight {
     upload: JoinHandle<Result<UploadedPart, JobError>>,
 }
 
+/// Where an attempt's parts go.
+pub enum Target {
+    /// A first attempt before its second part: nothing is on S3 yet.
+    Unopened(NewObject),
+    /// The export's multipart upload, opened by this attempt or an earlier one.
+    Multipart(MultipartUpload),
+}
+
+/// The object a first attempt writes, and what is recorded with its
+/// multipart upload should it need one.
+pub struct NewObject {
+    pub storage: Storage,
+    pub key: String,
+    pub content_type: &'static str,
+    pub high_water: Option<Vec<String>>,
+    pub rows_estimate: Option<i64>,
+}
+
+impl NewObject {
+    /// Opens the multipart upload and records it with the attempt's
+    /// high-water key, so that a later attempt resumes it.
+    async fn open(
+        &self,
+        meta: &MetaDb,
+        id: Uuid,
+        lease: Uuid,
+    ) -> Result<MultipartUpload, JobError> {
+        let s = &self.storage;
+        let upload = MultipartUpload::create(&s.client, &s.bucket, &self.key, self.content_type)
+            .await?
+            .sign_payload(!s.over_tls);
+        let recorded = meta
+            .record_upload(
+                id,
+                lease,
+                &self.key,
+                &upload.upload_id,
+                self.high_water.as_deref(),
+                self.rows_estimate,
+            )
+            .await;
+        if let Err(e) = recorded {
+            // Nobody else knows this upload id: abort it here or it leaks.
+            let _ = upload.abort().await;
+            return Err(e.into());
+        }
+        Ok(upload)
+    }
+}
+
 pub struct Uploader {
-    upload: MultipartUpload,
+    target: Target,
+    /// The whole file, when the first part was also the last.
+    whole: Option<Bytes>,
     meta: MetaDb,
     export_id: Uuid,
     lease: Uuid,
@@ -31,15 +84,10 @@ pub struct Uploader {
 }
 
 impl Uploader {
-    pub fn new(
-        upload: MultipartUpload,
-        meta: MetaDb,
-        export_id: Uuid,
-        lease: Uuid,
-        limit: usize,
-    ) -> Self {
+    pub fn new(target: Target, meta: MetaDb, export_id: Uuid, lease: Uuid, limit: usize) -> Self {
         Self {
-            upload,
+            target,
+            whole: None,
             meta,
             export_id,
             lease,
@@ -58,10 +106,21 @@ impl Uploader {
         checkpoint: PartCheckpoint,
         sha: PartSha,
     ) -> Result<(), JobError> {
+        if let Target::Unopened(object) = &self.target {
+            if checkpoint.part_number == 1 && checkpoint.is_final {
+                self.whole = Some(body);
+                return Ok(());
+            }
+            let upload = object.open(&self.meta, self.export_id, self.lease).await?;
+            self.target = Target::Multipart(upload);
+        }
+        let Target::Multipart(upload) = &self.target else {
+            unreachable!("opened above")
+        };
+        let upload = upload.clone();
         while self.in_flight.len() >= self.limit {
             self.commit_oldest().await?;
         }
-        let upload = self.upload.clone();
         let n = checkpoint.part_number;
         let task = tokio::spawn(async move {
             let timer = haul_core::metrics::PART_UPLOAD_SECONDS.start_timer();
@@ -119,8 +178,68 @@ impl Uploader {
         }
     }
 
-    pub fn upload(&self) -> &MultipartUpload {
-        &self.upload
+    /// The multipart upload's id, if one is open.
+    pub fn upload_id(&self) -> Option<&str> {
+        match &self.target {
+            Target::Multipart(upload) => Some(&upload.upload_id),
+            Target::Unopened(_) => None,
+        }
+    }
+
+    /// Puts the file at its key, after `drain`: the whole object in one
+    /// request, or the multipart upload completed. The caller holds the
+    /// export's row lock, so a stale attempt never gets this far. Answers
+    /// the object's key.
+    pub async fn finish(&self, expected_bytes: i64) -> Result<&str, JobError> {
+        match &self.target {
+            Target::Unopened(object) => {
+                let body = self.whole.clone().expect("a file has at least one part");
+                let timer = haul_core::metrics::PART_UPLOAD_SECONDS.start_timer();
+                object
+                    .storage
+                    .put(&object.key, object.content_type, body)
+                    .await?;
+                timer.observe_duration();
+                Ok(&object.key)
+            }
+            Target::Multipart(upload) => {
+                complete_upload(upload, &self.done, expected_bytes).await?;
+                Ok(&upload.key)
+            }
+        }
+    }
+}
+
+/// Completes the upload. `NoSuchUpload` is success when an earlier attempt
+/// under this export already completed it (and died before recording so):
+/// the object is then at its key with exactly the checkpointed size.
+async fn complete_upload(
+    upload: &MultipartUpload,
+    parts: &[UploadedPart],
+    expected_bytes: i64,
+) -> Result<(), JobError> {
+    match upload.complete(parts).await {
+        Ok(()) => Ok(()),
+        Err(StorageError::NoSuchUpload(m)) => match upload.object_size().await? {
+            Some(size) if size == expected_bytes => {
+                tracing::info!(
+                    size,
+                    "upload was already completed by an earlier attempt; keeping its object"
+                );
+                Ok(())
+            }
+            found => {
+                let at_key = match found {
+                    Some(size) => format!("an object of {size} bytes, not {expected_bytes}"),
+                    None => "no object".to_string(),
+                };
+                Err(JobError::permanent(
+                    "upload-lost",
+                    format!("the multipart upload is gone and its key holds {at_key}: {m}"),
+                ))
+            }
+        },
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -75,6 +75,11 @@ const TENANT_AT_LIMIT: &str = "HL429";
 
 /// What a finished upload reports.
 pub struct ExportResult<'a> {
+    /// Where the file is, and the high-water key its rows end at (the next
+    /// `since`): an export written in one PutObject recorded no upload, so
+    /// these are first recorded here.
+    pub object_key: &'a str,
+    pub high_water: Option<&'a [String]>,
     pub rows: i64,
     pub bytes: i64,
     pub sha256: &'a str,
@@ -296,7 +301,8 @@ impl LockedExport {
         let done = sqlx::query(
             "UPDATE haul.exports
                 SET status = 'succeeded', finished_at = now(), rows = $3, bytes = $4, sha256 = $5,
-                    content_type = $6, filename = $7, expires_at = $8, upload_id = NULL, lease = NULL
+                    content_type = $6, filename = $7, expires_at = $8, object_key = $9,
+                    high_water = $10, upload_id = NULL, lease = NULL
               WHERE id = $1 AND lease = $2 AND status = 'running'",
         )
         .bind(self.row.id)
@@ -307,6 +313,8 @@ impl LockedExport {
         .bind(r.content_type)
         .bind(r.filename)
         .bind(r.expires_at)
+        .bind(r.object_key)
+        .bind(r.high_water)
         .execute(&mut *self.tx)
         .await?;
         fenced(done.rows_affected(), self.row.id)?;
