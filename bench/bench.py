@@ -208,12 +208,13 @@ class Haul:
     """`haul serve` and `haul work` as separate processes, so the worker's
     RSS is its own."""
 
-    def __init__(self, env, concurrency=4):
+    def __init__(self, env, concurrency=4, **settings):
         self.env = env
         wenv = dict(env.env, HAUL__WORKER__CONCURRENCY=str(concurrency))
+        senv = dict(env.env, **settings)
         logs = HERE / "logs"
         logs.mkdir(exist_ok=True)
-        self.serve = subprocess.Popen([env.haul, "-c", str(env.config), "serve"], env=env.env,
+        self.serve = subprocess.Popen([env.haul, "-c", str(env.config), "serve"], env=senv,
                                       stdout=subprocess.DEVNULL, stderr=open(logs / "serve.log", "a"))
         self.work = subprocess.Popen([env.haul, "-c", str(env.config), "work"], env=wenv,
                                      stdout=subprocess.DEVNULL, stderr=open(logs / "work.log", "a"))
@@ -393,6 +394,14 @@ wrk.headers["Authorization"] = "Bearer {keys[0]}"
             log(f"latency: 200 clients, GET at {rate} req/s (oha)")
             results[f"GET p99 at {rate}"] = under_export(
                 env, keys[0], lambda path: oha_latency(env, keys[0], "GET", path, rate, 8))
+        # The same polls with every one read from the database: what a poll
+        # costs when it is the first for its export within the cache's TTL.
+        haul.stop()
+        haul = Haul(env, HAUL__SERVER__STATUS_CACHE_TTL="0s")
+        rate = LATENCY_RATES["GET"][-1]
+        log(f"latency: 200 clients, GET at {rate} req/s (oha), server.status_cache_ttl = 0s")
+        results["GET p99 uncached"] = under_export(
+            env, keys[0], lambda path: oha_latency(env, keys[0], "GET", path, rate, 8))
     haul.stop()
 
 
@@ -529,6 +538,11 @@ def report_latency(results):
                 print(f"200 clients, {method} at {rate} req/s (oha) while an export runs: p99 "
                       f"{r['p99_ms']:.1f} ms (target ≤ {target} ms; {r['rps']:.0f} req/s served, "
                       f"non-2xx {r['non2xx']}, export {r['export_status_after']})")
+    r = results.get("GET p99 uncached")
+    if r:
+        print(f"  the same GETs with server.status_cache_ttl = 0s (every poll reads the database): "
+              f"p99 {r['p99_ms']:.1f} ms at {r['rate']} req/s ({r['rps']:.0f} served, "
+              f"non-2xx {r['non2xx']}, export {r['export_status_after']})")
     if "concurrent" in results:
         cc = results["concurrent"]
         agg = cc["count"] * cc["rows_each"] / cc["seconds"]

@@ -31,6 +31,46 @@ pub async fn connect(url: &str) -> Client {
     client
 }
 
+/// A session that LISTENs on one channel.
+pub struct Listener {
+    _session: Client,
+    payloads: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl Listener {
+    /// LISTEN is in force when this returns.
+    pub async fn start(url: &str, channel: &str) -> Listener {
+        let (session, mut conn) = tokio_postgres::connect(url, NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+        let (tx, payloads) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
+            while let Some(Ok(message)) = futures::StreamExt::next(&mut messages).await {
+                if let tokio_postgres::AsyncMessage::Notification(n) = message {
+                    let _ = tx.send(n.payload().to_string());
+                }
+            }
+        });
+        session
+            .batch_execute(&format!("LISTEN \"{channel}\""))
+            .await
+            .unwrap();
+        Listener {
+            _session: session,
+            payloads,
+        }
+    }
+
+    /// The next notification's payload, if one arrives within `wait`.
+    pub async fn next(&mut self, wait: std::time::Duration) -> Option<String> {
+        tokio::time::timeout(wait, self.payloads.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
 /// Creates an empty database for one test.
 pub async fn create_database() -> (String, String) {
     static SWEPT: OnceLock<()> = OnceLock::new();

@@ -14,6 +14,14 @@ fn options() -> TestOptions {
     o
 }
 
+/// No workers: exports stay queued.
+fn queued_only() -> TestOptions {
+    TestOptions {
+        workers: false,
+        ..options()
+    }
+}
+
 async fn problem(res: reqwest::Response) -> (u16, Value) {
     let status = res.status().as_u16();
     let ct = res.headers()["content-type"].to_str().unwrap().to_string();
@@ -28,15 +36,8 @@ async fn problem(res: reqwest::Response) -> (u16, Value) {
 
 #[tokio::test]
 async fn keys_and_tenants_guard_every_route() {
-    // No workers: exports stay queued, so "not ready" is observable.
-    let env = TestEnv::start(
-        TABLE,
-        TestOptions {
-            workers: false,
-            ..options()
-        },
-    )
-    .await;
+    // Exports stay queued, so "not ready" is observable.
+    let env = TestEnv::start(TABLE, queued_only()).await;
     let acme = env.api_key("acme").await;
     let globex = env.api_key("globex").await;
 
@@ -147,11 +148,7 @@ async fn keys_and_tenants_guard_every_route() {
 async fn bad_requests_get_specific_problems() {
     let env = TestEnv::start(
         TABLE,
-        TestOptions {
-            workers: false,
-            ..options()
-        }
-        .with(|s| s.server.max_body = haul_core::units::Size(4096)),
+        queued_only().with(|s| s.server.max_body = haul_core::units::Size(4096)),
     )
     .await;
     let key = env.api_key("acme").await;
@@ -260,14 +257,7 @@ async fn bad_requests_get_specific_problems() {
 
 #[tokio::test]
 async fn datasets_route_describes_columns_and_keys() {
-    let env = TestEnv::start(
-        TABLE,
-        TestOptions {
-            workers: false,
-            ..options()
-        },
-    )
-    .await;
+    let env = TestEnv::start(TABLE, queued_only()).await;
     let key = env.api_key("acme").await;
     let (status, body) = env.get_json(&key, "/v1/datasets").await;
     assert_eq!(status, 200);
@@ -276,5 +266,89 @@ async fn datasets_route_describes_columns_and_keys() {
         json!({"datasets": [{"name": "events", "key": ["id"], "filterable": ["kind", "at"], "columns": [
             {"name": "id", "type": "bigint"}, {"name": "kind", "type": "text"}, {"name": "at", "type": "timestamp with time zone"}]}]})
     );
+    env.stop().await;
+}
+
+/// A POST's job is announced to listening workers once, with apalis's
+/// channel and payload, by Haul after the export commits: apalis's insert
+/// trigger stays quiet, so POSTs need not take turns committing (migration 5).
+#[tokio::test]
+async fn a_queued_job_is_announced_once_after_its_export_commits() {
+    let env = TestEnv::start(TABLE, queued_only()).await;
+    let key = env.api_key("acme").await;
+    let mut listener = haul_tests::pg::Listener::start(&env.db_url, "apalis::job::insert").await;
+    let id = env.create_export(&key, &json!({"dataset": "events"})).await;
+    let payload = listener
+        .next(Duration::from_secs(5))
+        .await
+        .expect("the job was announced");
+    let announced: Value = serde_json::from_str(&payload).unwrap();
+    let job_id = haul_db::queue::JobRow::for_export(id.parse().unwrap())
+        .unwrap()
+        .id;
+    assert_eq!(
+        announced["job_type"],
+        haul_db::queue::EXPORT_QUEUE,
+        "{payload}"
+    );
+    assert_eq!(announced["id"], job_id.as_str(), "{payload}");
+    assert_eq!(
+        listener.next(Duration::from_millis(500)).await,
+        None,
+        "announced twice: apalis's trigger fired inside the POST's transaction"
+    );
+    env.stop().await;
+}
+
+/// Polls of an export within `server.status_cache_ttl` are answered from
+/// what the API last read (progress may lag by that much), while a status
+/// change is announced once committed and shows at once; a cached export is
+/// still another tenant's 404.
+#[tokio::test]
+async fn polls_answer_from_the_cache_until_the_status_changes() {
+    let opts = queued_only().with(|s| s.server.status_cache_ttl = haul_core::units::Span::secs(60));
+    let env = TestEnv::start(TABLE, opts).await;
+    let key = env.api_key("acme").await;
+    let other = env.api_key("globex").await;
+    let id = env.create_export(&key, &json!({"dataset": "events"})).await;
+    let path = format!("/v1/exports/{id}");
+    let (_, first) = env.get_json(&key, &path).await;
+    assert_eq!(first["status"], "queued", "{first}");
+
+    // A progress change, unannounced: polls keep the answer already read.
+    let db = haul_tests::pg::connect(&env.db_url).await;
+    db.execute(
+        "UPDATE haul.exports SET rows_estimate = 12345 WHERE id = $1::text::uuid",
+        &[&id],
+    )
+    .await
+    .unwrap();
+    // However the client spells the id.
+    let shouted = format!("/v1/exports/{}", id.to_uppercase());
+    for poll in [&path, &shouted] {
+        let (_, cached) = env.get_json(&key, poll).await;
+        assert_eq!(cached, first, "polls within the TTL answer from the cache");
+    }
+    assert_eq!(env.get_json(&other, &path).await.0, 404);
+
+    // A worker claims it: the status change is announced.
+    let meta = haul_db::MetaDb::connect(&env.db_url, 1).await.unwrap();
+    meta.claim_export(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let (_, now) = env.get_json(&key, &path).await;
+        if now["status"] == "running" {
+            assert_eq!(now["progress"]["rows_estimate"], 12345, "{now}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the status change never reached the cache: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     env.stop().await;
 }

@@ -29,6 +29,10 @@ use uuid::Uuid;
 const BIG: &str = "CREATE TABLE big (id bigint PRIMARY KEY, payload text, n numeric);
     INSERT INTO big SELECT i, repeat(md5(i::text), 4), i * 1.5 FROM generate_series(1, 420000) i;";
 
+/// 5,000 rows, about 200 KB of CSV: one part.
+const SMALL: &str = "CREATE TABLE big (id bigint PRIMARY KEY, payload text, n numeric);
+    INSERT INTO big SELECT i, md5(i::text), i FROM generate_series(1, 5000) i;";
+
 const BIG_COPY: &str =
     "COPY (SELECT id, payload, n FROM big ORDER BY id) TO STDOUT (FORMAT csv, HEADER)";
 
@@ -621,8 +625,6 @@ async fn a_stale_lease_can_neither_checkpoint_nor_complete_nor_end() {
 /// the key) when someone else's object of another size sits there.
 #[tokio::test]
 async fn an_upload_completed_by_a_dead_attempt_is_kept_only_if_its_size_matches() {
-    const SMALL: &str = "CREATE TABLE big (id bigint PRIMARY KEY, payload text, n numeric);
-        INSERT INTO big SELECT i, md5(i::text), i FROM generate_series(1, 5000) i;";
     let f = Fixture::start_with(SMALL, options()).await;
     let body = f.env.copy(BIG_COPY).await;
     let (kept_id, kept) = f.export().await;
@@ -671,8 +673,6 @@ async fn an_upload_completed_by_a_dead_attempt_is_kept_only_if_its_size_matches(
 /// the failing attempt removes it all the same.
 #[tokio::test]
 async fn a_one_part_file_is_one_put_and_a_failed_export_leaves_none_behind() {
-    const SMALL: &str = "CREATE TABLE big (id bigint PRIMARY KEY, payload text, n numeric);
-        INSERT INTO big SELECT i, md5(i::text), i FROM generate_series(1, 5000) i;";
     let f = Fixture::start_with(SMALL, options()).await;
     let body = f.env.copy(BIG_COPY).await;
     let (put_id, _) = f.export().await;

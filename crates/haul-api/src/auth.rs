@@ -2,7 +2,6 @@
 //! also accepts a signed, expiring token from `links.download`.
 
 use crate::error::ApiError;
-use crate::key_cache::KnownKey;
 use crate::state::AppState;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::StatusCode, http::header, web};
 use futures::future::LocalBoxFuture;
@@ -10,6 +9,13 @@ use haul_core::api_key;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
+
+/// A live key as last read from the database.
+#[derive(Clone, Debug)]
+pub struct KnownKey {
+    pub tenant: String,
+    pub key_hash: Vec<u8>,
+}
 
 /// The authenticated tenant.
 #[derive(Debug, Clone)]

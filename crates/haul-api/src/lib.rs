@@ -1,9 +1,9 @@
 //! The HTTP API (actix-web): routes per resource, Bearer and signed-token
 //! authentication, problem+json errors.
 
+pub mod announced_cache;
 pub mod auth;
 pub mod error;
-pub mod key_cache;
 pub mod openapi;
 pub mod problem_layer;
 pub mod rate_limit;

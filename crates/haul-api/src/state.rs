@@ -1,9 +1,11 @@
 //! What every request handler shares.
 
-use crate::key_cache::KeyCache;
+use crate::announced_cache::AnnouncedCache;
+use crate::auth::KnownKey;
 use crate::rate_limit::KeyRateLimiter;
 use haul_core::{Catalog, Settings, Signer};
 use haul_db::MetaDb;
+use haul_db::meta::ExportRow;
 use haul_db::source::SourceChecker;
 use haul_s3::Storage;
 use std::sync::Arc;
@@ -18,6 +20,8 @@ pub struct AppState {
     pub source: SourceChecker,
     /// Shared by every HTTP worker thread, so the limit is per process.
     pub rate_limiter: Arc<KeyRateLimiter>,
-    /// Keys checked recently; see `key_cache`.
-    pub key_cache: Arc<KeyCache>,
+    /// Keys checked recently, by prefix; see `announced_cache`.
+    pub key_cache: Arc<AnnouncedCache<KnownKey>>,
+    /// Export rows read recently, by id, for `GET /v1/exports/{id}`.
+    pub status_cache: Arc<AnnouncedCache<ExportRow>>,
 }

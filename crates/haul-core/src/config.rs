@@ -33,6 +33,10 @@ pub struct ServerSettings {
     pub rate_limit_per_second: u32,
     /// Requests an API key may make at once before the rate applies.
     pub rate_limit_burst: u32,
+    /// How long `GET /v1/exports/{id}` may answer from the export as this
+    /// process last read it. Status changes are announced and seen at once;
+    /// progress may lag by up to this much. `0s` reads every time.
+    pub status_cache_ttl: Span,
 }
 
 impl Default for ServerSettings {
@@ -44,6 +48,7 @@ impl Default for ServerSettings {
             workers: 2,
             rate_limit_per_second: 50,
             rate_limit_burst: 100,
+            status_cache_ttl: Span::secs(1),
         }
     }
 }

@@ -3,14 +3,23 @@
 
 use anyhow::{Context, bail};
 use haul_api::AppState;
+use haul_api::announced_cache::{AnnouncedCache, follow_announcements};
 use haul_core::{Catalog, Settings, Signer};
 use haul_db::MetaDb;
+use haul_db::meta::exports::EXPORT_CHANGES_CHANNEL;
+use haul_db::meta::keys::KEY_CHANGES_CHANNEL;
 use haul_db::source::{SourceChecker, SourcePool, connect_source, resolve_catalog};
 use haul_s3::Storage;
 use haul_worker::WorkerContext;
 use std::net::TcpListener;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+
+/// Keys are few (one or a handful per tenant); the bound only guards
+/// against a flood of distinct valid keys.
+const MAX_CACHED_KEYS: usize = 100_000;
+/// Export rows cached for status polls: a few MB at most.
+const MAX_CACHED_EXPORTS: usize = 10_000;
 
 #[derive(Clone)]
 pub struct Services {
@@ -61,8 +70,13 @@ impl Services {
             rate_limiter: Arc::new(haul_api::rate_limit::KeyRateLimiter::from_settings(
                 &self.settings.server,
             )),
-            key_cache: Arc::new(haul_api::key_cache::KeyCache::new(
+            key_cache: Arc::new(AnnouncedCache::new(
                 self.settings.auth.key_cache_ttl.0,
+                MAX_CACHED_KEYS,
+            )),
+            status_cache: Arc::new(AnnouncedCache::new(
+                self.settings.server.status_cache_ttl.0,
+                MAX_CACHED_EXPORTS,
             )),
         })
     }
@@ -113,8 +127,11 @@ impl Services {
         )?;
         let handle = server.handle();
         tracing::info!(%addr, "API listening");
-        tokio::spawn(haul_api::key_cache::follow_key_changes(
-            state.key_cache.clone(),
+        tokio::spawn(follow_announcements(
+            vec![
+                (KEY_CHANGES_CHANNEL, state.key_cache.clone() as _),
+                (EXPORT_CHANGES_CHANNEL, state.status_cache.clone() as _),
+            ],
             state.meta.pool.clone(),
             shutdown.clone(),
         ));

@@ -244,7 +244,21 @@ pub async fn get_export(
     tenant: Tenant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = find(&state, &tenant, &id).await?;
+    // Keyed by the id as announcements spell it, however the client does.
+    let id = Uuid::parse_str(&id)
+        .map_err(|_| ApiError::not_found())?
+        .to_string();
+    let row = match state.status_cache.get(&id) {
+        // Another tenant's export looks missing, cached or not.
+        Some(row) if row.tenant == tenant.0 => row,
+        Some(_) => return Err(ApiError::not_found()),
+        None => {
+            let read_at = state.status_cache.generation();
+            let row = find(&state, &tenant, &id).await?;
+            state.status_cache.put(&id, row.clone(), read_at);
+            row
+        }
+    };
     Ok(HttpResponse::Ok().json(ExportResource::from_row(&state, &row)))
 }
 
@@ -302,6 +316,9 @@ pub async fn delete_export(
         }
         Status::Failed | Status::Cancelled | Status::Expired => row,
     };
+    // This process's next poll sees the change without waiting for its
+    // announcement.
+    state.status_cache.forget(&row.id.to_string());
     Ok(HttpResponse::Accepted().json(ExportResource::from_row(&state, &row)))
 }
 

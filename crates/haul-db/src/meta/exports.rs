@@ -5,7 +5,7 @@ use super::{LeaseLost, MetaDb, read_twice};
 use crate::queue::{EXPORT_QUEUE, JobRow, QUEUE_MAX_ATTEMPTS};
 use chrono::{DateTime, Utc};
 use haul_core::{ExportSpec, Status};
-use sqlx::{Postgres, Transaction, types::Json};
+use sqlx::{PgPool, Postgres, Transaction, types::Json};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -70,6 +70,10 @@ pub enum Queued {
 /// key may name a new one.
 pub const IDEMPOTENCY_WINDOW_HOURS: i32 = 24;
 
+/// The channel on which an export's status changes are announced, with
+/// its id as the payload.
+pub const EXPORT_CHANGES_CHANNEL: &str = "haul_export_changes";
+
 /// The SQLSTATE `haul.queue_export` raises for a tenant at its limit.
 const TENANT_AT_LIMIT: &str = "HL429";
 
@@ -90,9 +94,10 @@ pub struct ExportResult<'a> {
 
 impl MetaDb {
     /// Inserts a queued export and its job in one statement
-    /// (`haul.queue_export`, migration 4), under the tenant's lock, unless
-    /// the idempotency key already names a recent export or the tenant is
-    /// at `max_active` queued or running exports.
+    /// (`haul.queue_export`, migrations 4 and 5), under the tenant's lock,
+    /// unless the idempotency key already names a recent export or the
+    /// tenant is at `max_active` queued or running exports. A new job is
+    /// then announced to the workers, without delaying the caller.
     pub async fn queue_export(
         &self,
         new: &NewExport<'_>,
@@ -120,6 +125,7 @@ impl MetaDb {
         .await;
         match result {
             Ok(row) => Ok(if row.id == new.id {
+                announce_job(&self.pool, &job.id);
                 Queued::New(row)
             } else {
                 Queued::Earlier(row)
@@ -171,7 +177,7 @@ impl MetaDb {
     /// export with a pending cancel is claimed too, so that the new holder
     /// can abort its upload and end it (its earlier worker may have died).
     pub async fn claim_export(&self, id: Uuid) -> anyhow::Result<Option<ExportRow>> {
-        Ok(sqlx::query_as(
+        let claimed: Option<ExportRow> = sqlx::query_as(
             "UPDATE haul.exports
                 SET status = 'running', attempt = attempt + 1, lease = gen_random_uuid(),
                     started_at = coalesce(started_at, now())
@@ -180,7 +186,11 @@ impl MetaDb {
         )
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        if claimed.is_some() {
+            announce_change(&self.pool, id);
+        }
+        Ok(claimed)
     }
 
     /// Records the multipart upload and the fixed high-water key of a first attempt.
@@ -225,7 +235,12 @@ impl MetaDb {
         .fetch_optional(&mut *tx)
         .await?;
         match row {
-            Some(row) => Ok(LockedExport { tx, row, lease }),
+            Some(row) => Ok(LockedExport {
+                tx,
+                row,
+                lease,
+                pool: self.pool.clone(),
+            }),
             None => Err(LeaseLost(id).into()),
         }
     }
@@ -291,6 +306,8 @@ pub struct LockedExport {
     /// The row as locked: current upload, cancel flag and all.
     pub row: ExportRow,
     lease: Uuid,
+    /// For the announcement once the change is committed.
+    pool: PgPool,
 }
 
 impl LockedExport {
@@ -319,6 +336,7 @@ impl LockedExport {
         .await?;
         fenced(done.rows_affected(), self.row.id)?;
         self.tx.commit().await?;
+        announce_change(&self.pool, self.row.id);
         Ok(())
     }
 
@@ -347,8 +365,43 @@ impl LockedExport {
         .await?;
         fenced(done.rows_affected(), self.row.id)?;
         self.tx.commit().await?;
+        announce_change(&self.pool, self.row.id);
         Ok(())
     }
+}
+
+/// Tells listening workers (apalis's channel and payload) that a committed
+/// job is due; see migration 5 for why not in the transaction that queued
+/// it. A worker that misses it still finds the job at its next poll.
+fn announce_job(pool: &PgPool, job_id: &str) {
+    let payload = serde_json::json!({"job_type": EXPORT_QUEUE, "id": job_id}).to_string();
+    announce(pool, "apalis::job::insert", payload);
+}
+
+/// Tells API processes that an export's status changed, so that they stop
+/// answering polls from what they cached (`server.status_cache_ttl`).
+fn announce_change(pool: &PgPool, id: Uuid) {
+    announce(pool, EXPORT_CHANGES_CHANNEL, id.to_string());
+}
+
+/// Sends a notification in a transaction of its own, after the change it
+/// announces has committed, without delaying the caller. PostgreSQL commits
+/// notifying transactions one at a time, each holding a global lock until
+/// its commit is on disk; a transaction that only notifies writes nothing to
+/// flush, so it holds that lock only for a moment. Best effort: every
+/// listener also polls or expires what it holds.
+fn announce(pool: &PgPool, channel: &'static str, payload: String) {
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(&payload)
+            .execute(&pool)
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(channel, payload, error = %e, "could not send a notification");
+        }
+    });
 }
 
 fn fenced(rows_affected: u64, id: Uuid) -> anyhow::Result<()> {
@@ -402,6 +455,7 @@ impl MetaDb {
         .bind(tenant)
         .execute(&self.pool)
         .await?;
+        announce_change(&self.pool, id);
         self.export_for(tenant, id).await
     }
 
@@ -413,6 +467,7 @@ impl MetaDb {
         .bind(id)
         .execute(&self.pool)
         .await?;
+        announce_change(&self.pool, id);
         Ok(())
     }
 }

@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "queue_export",
         include_str!("../../migrations/0004_queue_export.sql"),
     ),
+    (
+        5,
+        "announce_jobs_after_commit",
+        include_str!("../../migrations/0005_announce_jobs_after_commit.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock that serializes migrations.
