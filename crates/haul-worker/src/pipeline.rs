@@ -213,8 +213,9 @@ async fn connect_sources(
     )?)
 }
 
-/// First attempt: fix the high-water key and estimate the rows. The upload
-/// itself waits for the first part (see `Uploader`).
+/// First attempt: fix the high-water key and estimate the rows. Nothing goes
+/// to S3 until the first part is cut (see `Uploader`), and both are recorded
+/// with the multipart upload if the file needs one, else with its success.
 async fn plan_object(
     ctx: &WorkerContext,
     row: &ExportRow,
