@@ -694,6 +694,7 @@ async fn a_one_part_file_is_one_put_and_a_failed_export_leaves_none_behind() {
     assert_eq!(export["status"], "succeeded", "{export}");
     assert_eq!(f.env.download_bytes(&f.key, &put_id).await, body);
     assert_eq!(export["result"]["sha256"], sha256_hex(&body));
+    assert_eq!(export["progress"]["rows_estimate"], 5000, "{export}");
     let etag = haul_tests::golden::object_etag(&f.env, "acme", &export).await;
     assert!(!etag.contains('-'), "a multipart ETag: {etag}");
 

@@ -313,13 +313,15 @@ pub struct LockedExport {
 impl LockedExport {
     /// Marks success and releases the lock. The statement checks the lease
     /// itself, so a stale worker's completion is rejected where it would be
-    /// recorded.
+    /// recorded. A one-part file recorded no estimate of its rows: its count
+    /// stands in.
     pub async fn succeed(mut self, r: &ExportResult<'_>) -> anyhow::Result<()> {
         let done = sqlx::query(
             "UPDATE haul.exports
                 SET status = 'succeeded', finished_at = now(), rows = $3, bytes = $4, sha256 = $5,
                     content_type = $6, filename = $7, expires_at = $8, object_key = $9,
-                    high_water = $10, upload_id = NULL, lease = NULL
+                    high_water = $10, rows_estimate = coalesce(rows_estimate, $3),
+                    upload_id = NULL, lease = NULL
               WHERE id = $1 AND lease = $2 AND status = 'running'",
         )
         .bind(self.row.id)
