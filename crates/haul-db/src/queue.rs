@@ -7,6 +7,9 @@ use uuid::Uuid;
 /// The apalis queue (`apalis.jobs.job_type`) that export jobs use.
 pub const EXPORT_QUEUE: &str = "haul-exports";
 
+/// The channel apalis-postgres's workers LISTEN on for new jobs.
+pub const NEW_JOB_CHANNEL: &str = "apalis::job::insert";
+
 /// apalis re-runs a job that ended in a plain error until this many tries.
 /// Haul counts attempts itself (`worker.max_attempts` on the exports row) and
 /// ends exports there; this ceiling only guards against a job that keeps

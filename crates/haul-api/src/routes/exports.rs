@@ -244,28 +244,30 @@ pub async fn get_export(
     tenant: Tenant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = export_id(&id)?;
     // Keyed by the id as announcements spell it, however the client does.
-    let id = Uuid::parse_str(&id)
-        .map_err(|_| ApiError::not_found())?
-        .to_string();
-    let row = match state.status_cache.get(&id) {
+    let cache_key = id.to_string();
+    let row = match state.status_cache.get(&cache_key) {
         // Another tenant's export looks missing, cached or not.
         Some(row) if row.tenant == tenant.0 => row,
         Some(_) => return Err(ApiError::not_found()),
         None => {
             let read_at = state.status_cache.generation();
-            let row = find(&state, &tenant, &id).await?;
-            state.status_cache.put(&id, row.clone(), read_at);
+            let row = find(&state, &tenant, id).await?;
+            state.status_cache.put(&cache_key, row.clone(), read_at);
             row
         }
     };
     Ok(HttpResponse::Ok().json(ExportResource::from_row(&state, &row)))
 }
 
-/// Another tenant's export and a malformed id both look exactly like a
-/// missing export.
-async fn find(state: &AppState, tenant: &Tenant, id: &str) -> Result<ExportRow, ApiError> {
-    let id = Uuid::parse_str(id).map_err(|_| ApiError::not_found())?;
+/// A malformed id looks exactly like a missing export.
+fn export_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found())
+}
+
+/// Another tenant's export looks exactly like a missing one.
+async fn find(state: &AppState, tenant: &Tenant, id: Uuid) -> Result<ExportRow, ApiError> {
     state
         .meta
         .export_for(&tenant.0, id)
@@ -292,7 +294,7 @@ pub async fn delete_export(
     tenant: Tenant,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = find(&state, &tenant, &id).await?;
+    let row = find(&state, &tenant, export_id(&id)?).await?;
     let row = match row.status() {
         Status::Queued | Status::Running => state
             .meta

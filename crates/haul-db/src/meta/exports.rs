@@ -2,7 +2,7 @@
 //! status, progress, result and the lease that fences its workers.
 
 use super::{LeaseLost, MetaDb, read_twice};
-use crate::queue::{EXPORT_QUEUE, JobRow, QUEUE_MAX_ATTEMPTS};
+use crate::queue::{EXPORT_QUEUE, JobRow, NEW_JOB_CHANNEL, QUEUE_MAX_ATTEMPTS};
 use chrono::{DateTime, Utc};
 use haul_core::{ExportSpec, Status};
 use sqlx::{PgPool, Postgres, Transaction, types::Json};
@@ -336,10 +336,7 @@ impl LockedExport {
         .bind(r.high_water)
         .execute(&mut *self.tx)
         .await?;
-        fenced(done.rows_affected(), self.row.id)?;
-        self.tx.commit().await?;
-        announce_change(&self.pool, self.row.id);
-        Ok(())
+        self.commit(done.rows_affected()).await
     }
 
     /// Ends the attempt as failed or cancelled and releases the lock.
@@ -365,7 +362,14 @@ impl LockedExport {
         .bind(upload_open)
         .execute(&mut *self.tx)
         .await?;
-        fenced(done.rows_affected(), self.row.id)?;
+        self.commit(done.rows_affected()).await
+    }
+
+    /// Commits and announces the ending just written, unless its UPDATE
+    /// matched no row (the lease was lost meanwhile). Either way the lock
+    /// is released.
+    async fn commit(self, updated: u64) -> anyhow::Result<()> {
+        fenced(updated, self.row.id)?;
         self.tx.commit().await?;
         announce_change(&self.pool, self.row.id);
         Ok(())
@@ -377,7 +381,7 @@ impl LockedExport {
 /// it. A worker that misses it still finds the job at its next poll.
 fn announce_job(pool: &PgPool, job_id: &str) {
     let payload = serde_json::json!({"job_type": EXPORT_QUEUE, "id": job_id}).to_string();
-    announce(pool, "apalis::job::insert", payload);
+    announce(pool, NEW_JOB_CHANNEL, payload);
 }
 
 /// Tells API processes that an export's status changed, so that they stop

@@ -5,7 +5,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use futures::{Stream, TryStreamExt};
 use std::time::Duration;
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, NoTls, ToStatement};
 
 /// A session on the source: a connection of its own, or one borrowed from a
 /// `SourcePool` (which takes it back only through `give_back`).
@@ -80,8 +80,7 @@ pub async fn connect_source(
         .batch_execute(PINNED_SETTINGS)
         .await
         .context("Failed to set up the source session")?;
-    let settings = conn.client().prepare(EXPORT_SETTINGS).await?;
-    set_export_settings(conn.client(), &settings, timezone, statement_timeout).await?;
+    set_export_settings(conn.client(), EXPORT_SETTINGS, timezone, statement_timeout).await?;
     Ok(conn)
 }
 
@@ -98,10 +97,10 @@ pub(crate) async fn lend(
     })
 }
 
-/// Runs `settings`, the prepared `EXPORT_SETTINGS`.
-async fn set_export_settings(
+/// Runs `settings`: `EXPORT_SETTINGS`, as text or prepared.
+async fn set_export_settings<S: ToStatement + ?Sized>(
     client: &Client,
-    settings: &Statement,
+    settings: &S,
     timezone: &str,
     statement_timeout: Duration,
 ) -> anyhow::Result<()> {
