@@ -3,6 +3,7 @@
 //! PostgreSQL's own `COPY … (FORMAT csv, HEADER)`.
 
 use haul_tests::env::sha256_hex;
+use haul_tests::golden::{copy_in_zone, export_ok};
 use haul_tests::{TestEnv, TestOptions};
 use serde_json::json;
 
@@ -206,7 +207,7 @@ async fn empty_dataset_gives_a_header_only_file() {
 const TIMES: &str = "
 CREATE TABLE times (id bigint PRIMARY KEY, at timestamptz NOT NULL);
 INSERT INTO times SELECT i, timestamptz '2024-03-30 22:00:00+00' + i * interval '7 hours'
-  FROM generate_series(1, 50) AS i;";
+  FROM generate_series(1, 200) AS i;";
 
 /// The worker's source sessions (application_name `haul`) on this database.
 async fn source_sessions(env: &TestEnv) -> Vec<i32> {
@@ -222,7 +223,8 @@ async fn source_sessions(env: &TestEnv) -> Vec<i32> {
 }
 
 /// A worker keeps its two source sessions between exports. Each export sets
-/// its own time zone on them, so none inherits the one before.
+/// its own time zone on them, so none inherits the one before. (200 rows are
+/// several pages, so both sessions take turns.)
 #[tokio::test]
 async fn consecutive_exports_reuse_the_workers_source_sessions() {
     let env = TestEnv::start(
@@ -253,5 +255,64 @@ async fn consecutive_exports_reuse_the_workers_source_sessions() {
     }
     assert_eq!(sessions[0].len(), 2, "{sessions:?}");
     assert!(sessions.iter().all(|s| s == &sessions[0]), "{sessions:?}");
+    env.stop().await;
+}
+
+/// An export whose rows fit in its first page needs no second session: the
+/// page was short of its limit, so there is no next page to look for.
+#[tokio::test]
+async fn an_export_of_one_page_uses_one_source_session() {
+    let env = TestEnv::start(
+        "CREATE TABLE few (id int PRIMARY KEY, name text);
+         INSERT INTO few SELECT i, 'row ' || i FROM generate_series(1, 10) AS i;",
+        TestOptions::default().dataset("few", "public.few", &["id"]),
+    )
+    .await;
+    let key = env.api_key("acme").await;
+    let (export, file) = export_ok(&env, &key, &json!({"dataset": "few"})).await;
+    assert_eq!(export["result"]["rows"], 10, "{export}");
+    let expected = env
+        .copy("COPY (SELECT id, name FROM few ORDER BY id) TO STDOUT (FORMAT csv, HEADER)")
+        .await;
+    assert!(file == expected, "the export differs from COPY");
+    let sessions = source_sessions(&env).await;
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    env.stop().await;
+}
+
+/// Row counts on either side of a page boundary (pages of 5 rows): a full
+/// last page is followed by a look for more, a short one ends the export,
+/// and either way every row is there once.
+#[tokio::test]
+async fn exports_ending_at_or_beside_a_page_boundary_have_every_row() {
+    let env = TestEnv::start(
+        TIMES,
+        TestOptions::default()
+            .dataset("times", "public.times", &["id"])
+            .with(|s| {
+                s.worker.page_rows = 5;
+                s.datasets.get_mut("times").unwrap().filterable = vec!["id".into()];
+            }),
+    )
+    .await;
+    let key = env.api_key("acme").await;
+    for n in [4, 5, 6, 10, 11] {
+        let (export, file) = export_ok(
+            &env,
+            &key,
+            &json!({"dataset": "times", "filter": {"id": {"lte": n}}}),
+        )
+        .await;
+        assert_eq!(export["result"]["rows"], n, "{n} rows: {export}");
+        let expected = copy_in_zone(
+            &env,
+            "UTC",
+            &format!(
+                "COPY (SELECT id, at FROM times WHERE id <= {n} ORDER BY id) TO STDOUT (FORMAT csv, HEADER)"
+            ),
+        )
+        .await;
+        assert!(file == expected, "{n} rows: the export differs from COPY");
+    }
     env.stop().await;
 }

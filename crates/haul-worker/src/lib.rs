@@ -7,6 +7,7 @@ pub mod hash_chain;
 pub mod job;
 pub mod pipeline;
 pub mod run;
+pub mod sessions;
 pub mod sink;
 pub mod sweeper;
 pub mod uploader;

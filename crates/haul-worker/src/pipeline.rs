@@ -5,6 +5,7 @@
 use crate::context::WorkerContext;
 use crate::errors::JobError;
 use crate::hash_chain::HashChain;
+use crate::sessions::SourceSessions;
 use crate::sink::PartSink;
 use crate::uploader::{NewObject, Target, Uploader};
 use bytes::Bytes;
@@ -18,11 +19,17 @@ use haul_db::source::{PageBound, PageQuery, SourceConn};
 use haul_encode::{Codec, JsonFramer, JsonLayout, PartWriter, ResumableSha256};
 use haul_s3::{MultipartUpload, UploadedPart};
 use std::pin::pin;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Rows in the first page of an attempt, before the row width is known: small,
 /// so that a table of very wide rows cannot blow the memory bound on page one.
 const FIRST_PAGE_ROWS: u32 = 64;
+
+/// How often a running export looks up whether a client asked to cancel it.
+/// API.md promises `cancelled` within a few seconds; a lookup per page would
+/// cost small exports a query each for nothing.
+const CANCEL_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Where the file stands after the last checkpointed part.
 struct Position {
@@ -44,7 +51,7 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
             format!("dataset `{}` is no longer configured", spec.dataset),
         )
     })?;
-    let (src, bounds) = connect_sources(ctx, &spec.timezone).await?;
+    let sessions = SourceSessions::open(ctx, &spec.timezone).await?;
     let query = PageQuery::new(ds, spec, &row.tenant);
 
     let (target, high_water, resumed) = match (&row.upload_id, &row.object_key) {
@@ -56,7 +63,7 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
             (Target::Multipart(upload), row.high_water.clone(), resumed)
         }
         _ => {
-            let object = plan_object(ctx, row, &src, &query).await?;
+            let object = plan_object(ctx, row, sessions.first(), &query).await?;
             let hw = object.high_water.clone();
             (Target::Unopened(object), hw, Vec::new())
         }
@@ -96,8 +103,7 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
             ctx,
             export: Some(id),
             spec,
-            src: &src,
-            bounds: &bounds,
+            sessions: &sessions,
             query: &query,
             high_water: high_water.as_deref(),
             uploader: &mut uploader,
@@ -139,9 +145,8 @@ pub async fn run_attempt(ctx: &WorkerContext, row: &ExportRow) -> Result<(), Job
         expires_at,
     };
     locked.succeed(&result).await?;
-    // Every page was read to its end, so both sessions are idle and clean.
-    src.give_back();
-    bounds.give_back();
+    // Every page was read to its end, so the sessions are idle and clean.
+    sessions.give_back();
     haul_core::metrics::ROWS_EXPORTED.inc_by(pos.rows as u64);
     haul_core::metrics::BYTES_EXPORTED.inc_by(pos.bytes as u64);
     tracing::info!(
@@ -173,9 +178,9 @@ pub async fn encode_into<S: PartSink>(
         .catalog
         .get(&spec.dataset)
         .ok_or_else(|| JobError::permanent("dataset-unavailable", "dataset is not configured"))?;
-    let (src, bounds) = connect_sources(ctx, &spec.timezone).await?;
+    let sessions = SourceSessions::open(ctx, &spec.timezone).await?;
     let query = PageQuery::new(ds, spec, tenant);
-    let high_water = src.key_row(&query.high_water()).await?;
+    let high_water = sessions.first().key_row(&query.high_water()).await?;
     let mut pos = Position {
         next_part: 1,
         after: spec.since.clone(),
@@ -187,8 +192,7 @@ pub async fn encode_into<S: PartSink>(
         ctx,
         export: None,
         spec,
-        src: &src,
-        bounds: &bounds,
+        sessions: &sessions,
         query: &query,
         high_water: high_water.as_deref(),
         uploader: sink,
@@ -199,18 +203,6 @@ pub async fn encode_into<S: PartSink>(
         bytes: pos.bytes,
         sha256: pos.sha.current().await?.finalize_hex(),
     })
-}
-
-/// Two sessions on the source: one streams pages, the other finds the
-/// next page's extent meanwhile.
-async fn connect_sources(
-    ctx: &WorkerContext,
-    timezone: &str,
-) -> Result<(SourceConn, SourceConn), JobError> {
-    Ok(tokio::try_join!(
-        ctx.sources.session(timezone),
-        ctx.sources.session(timezone)
-    )?)
 }
 
 /// First attempt: fix the high-water key and estimate the rows. Nothing goes
@@ -242,16 +234,29 @@ async fn plan_object(
     })
 }
 
+/// A page whose extent is known and whose COPY has begun.
+struct StartedPage<C> {
+    bound: PageBound,
+    /// The most rows the page could hold.
+    limit: u32,
+    copy: C,
+}
+
+impl<C> StartedPage<C> {
+    /// A page short of its limit held every row up to the high-water key:
+    /// there is no next page to look for.
+    fn is_last(&self) -> bool {
+        self.bound.rows < i64::from(self.limit)
+    }
+}
+
 struct Pages<'a, S: PartSink> {
     ctx: &'a WorkerContext,
     /// The stored export, whose cancel flag is checked between pages;
     /// `None` when encoding for `haul bench-encode`.
     export: Option<Uuid>,
     spec: &'a ExportSpec,
-    src: &'a SourceConn,
-    /// A second session on the source for the bound queries, which run
-    /// while `src` streams the previous page.
-    bounds: &'a SourceConn,
+    sessions: &'a SourceSessions<'a>,
     query: &'a PageQuery<'a>,
     high_water: Option<&'a [String]>,
     uploader: &'a mut S,
@@ -281,11 +286,11 @@ impl<S: PartSink> Pages<'_, S> {
         // the file, the other finds the next page's extent and starts its
         // COPY, whose first rows wait in the socket until this page is
         // written. PostgreSQL never idles between pages.
-        let mut sessions = [self.src, self.bounds];
+        let mut second = false;
         let mut next = match self.high_water {
             Some(upto) => {
                 self.start_page(
-                    sessions[0],
+                    self.sessions.first(),
                     pos.after.as_deref(),
                     upto,
                     limit,
@@ -298,18 +303,35 @@ impl<S: PartSink> Pages<'_, S> {
         if next.is_some() {
             header_pending = false;
         }
-        self.check_stop().await?;
-        while let (Some(upto), Some((bound, page))) = (self.high_water, next.take()) {
-            sessions.swap(0, 1);
+        // The attempt's claim has just read the cancel flag.
+        let mut cancel_checked = Instant::now();
+        self.check_stop(false).await?;
+        while let (Some(upto), Some(started)) = (self.high_water, next.take()) {
+            let is_last = started.is_last();
+            let StartedPage { bound, copy, .. } = started;
+            second = !second;
+            let following = async {
+                if !is_last {
+                    let session = self.sessions.take_turn(second).await?;
+                    self.start_page(session, Some(&bound.last_key), upto, limit, false)
+                        .await
+                } else {
+                    Ok(None)
+                }
+            };
             // Cancellation is looked up while the page streams, too.
+            let look_up_cancel = cancel_checked.elapsed() >= CANCEL_CHECK_INTERVAL;
             let (page_bytes, following, stop) = tokio::join!(
-                self.copy_into(page, &mut framer, &mut writer, &mut scratch),
-                self.start_page(sessions[0], Some(&bound.last_key), upto, limit, false),
-                self.check_stop(),
+                self.copy_into(copy, &mut framer, &mut writer, &mut scratch),
+                following,
+                self.check_stop(look_up_cancel),
             );
             let page_bytes = page_bytes?;
             next = following?;
             stop?;
+            if look_up_cancel {
+                cancel_checked = Instant::now();
+            }
             pos.rows += bound.rows;
             pos.after = Some(bound.last_key);
             limit = self.next_limit(page_bytes, bound.rows);
@@ -321,7 +343,7 @@ impl<S: PartSink> Pages<'_, S> {
         if header_pending {
             // No rows at all: the file is still a valid one with its header.
             let copy_sql = self.query.copy(pos.after.as_deref(), None, true);
-            let page = self.src.copy_out(&copy_sql).await?;
+            let page = self.sessions.first().copy_out(&copy_sql).await?;
             self.copy_into(page, &mut framer, &mut writer, &mut scratch)
                 .await?;
         }
@@ -347,20 +369,15 @@ impl<S: PartSink> Pages<'_, S> {
         upto: &[String],
         limit: u32,
         header: bool,
-    ) -> Result<
-        Option<(
-            PageBound,
-            impl Stream<Item = anyhow::Result<Bytes>> + use<S>,
-        )>,
-        JobError,
-    > {
+    ) -> Result<Option<StartedPage<impl Stream<Item = anyhow::Result<Bytes>> + use<S>>>, JobError>
+    {
         let bound_sql = self.query.bound(after, upto, limit);
         let Some(bound) = session.page_bound(&bound_sql).await? else {
             return Ok(None);
         };
         let copy_sql = self.query.copy(after, Some(&bound.last_key), header);
-        let page = session.copy_out(&copy_sql).await?;
-        Ok(Some((bound, page)))
+        let copy = session.copy_out(&copy_sql).await?;
+        Ok(Some(StartedPage { bound, limit, copy }))
     }
 
     /// Streams one page's COPY into the part writer; returns the raw bytes read.
@@ -450,12 +467,14 @@ impl<S: PartSink> Pages<'_, S> {
         ((target / per_row) as u32).clamp(1, w.page_rows)
     }
 
-    /// Between pages: a cancelled export or a stopping worker ends the attempt.
-    async fn check_stop(&self) -> Result<(), JobError> {
+    /// Between pages: a stopping worker ends the attempt, and so does a
+    /// cancelled export when `look_up_cancel` asks for the flag.
+    async fn check_stop(&self, look_up_cancel: bool) -> Result<(), JobError> {
         if self.ctx.shutdown.is_cancelled() {
             return Err(JobError::Shutdown);
         }
-        if let Some(id) = self.export
+        if look_up_cancel
+            && let Some(id) = self.export
             && self.ctx.meta.cancel_requested(id).await?
         {
             return Err(JobError::Cancelled);
