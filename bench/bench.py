@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -354,6 +355,24 @@ def under_export(env, key, measure):
     return result
 
 
+def under_peer(env, tmp, measure):
+    """Runs `measure` while the NDJSON one-liner (run C) streams bench.events
+    into LocalStack: the database's latency under the peer's export, for
+    comparison with `under_export`. The pipeline is stopped afterwards."""
+    penv = dict(env.env, AWS_CONFIG_FILE=str(aws_config(tmp)))
+    up = f"{env.aws} --endpoint-url {env.s3} s3 cp - s3://{env.bucket}/peer/latency.ndjson"
+    peer = subprocess.Popen(f"set -o pipefail; {psql_copy_cmd(env, 'ndjson')} | {up}", shell=True,
+                            env=penv, executable="/bin/bash", start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2)
+    result = measure()
+    result["export_status_after"] = "running" if peer.poll() is None else "finished"
+    os.killpg(peer.pid, signal.SIGKILL)
+    peer.wait()
+    time.sleep(1)
+    return result
+
+
 def run_latency(env, keys, results, tmp):
     if not shutil_which("wrk"):
         log("wrk is missing (apt-get install wrk); skipping the latency test")
@@ -390,6 +409,8 @@ wrk.headers["Authorization"] = "Bearer {keys[0]}"
         if pgbench_bin():
             log("latency: PostgreSQL's own commit latency, INSERT at 50/s (pgbench)")
             results["commit p99"] = under_export(env, keys[0], lambda _: commit_latency(env, 50))
+            log("latency: the same commits while the one-liner peer (C) runs instead")
+            results["commit p99 peer"] = under_peer(env, tmp, lambda: commit_latency(env, 50))
         for rate in LATENCY_RATES["GET"]:
             log(f"latency: 200 clients, GET at {rate} req/s (oha)")
             results[f"GET p99 at {rate}"] = under_export(
@@ -531,6 +552,10 @@ def report_latency(results):
         r = results["commit p99"]
         print(f"PostgreSQL itself while an export runs: single-row INSERT commit p99 {r['p99_ms']:.1f} ms "
               f"at {r['rate']}/s (pgbench; the floor under any POST, which commits a transaction)")
+    if "commit p99 peer" in results:
+        r = results["commit p99 peer"]
+        print(f"  the same while the one-liner peer (C) exports instead of Haul: p99 {r['p99_ms']:.1f} ms "
+              f"(peer {r['export_status_after']} at the end)")
     for method, target in (("POST", 25), ("GET", 10)):
         for rate in LATENCY_RATES[method]:
             r = results.get(f"{method} p99 at {rate}")
