@@ -82,7 +82,7 @@ impl Services {
     }
 
     pub fn worker_context(&self, shutdown: CancellationToken) -> anyhow::Result<WorkerContext> {
-        // Every running export holds two sessions.
+        // A running export holds at most two sessions.
         let sessions = 2 * self.settings.worker.concurrency;
         Ok(WorkerContext {
             meta: self.meta.clone(),
