@@ -2,6 +2,7 @@
 
 use haul_core::{Catalog, Settings};
 use haul_db::MetaDb;
+use haul_db::meta::ExportRow;
 use haul_db::source::SourcePool;
 use haul_s3::Storage;
 use std::sync::Arc;
@@ -17,4 +18,13 @@ pub struct WorkerContext {
     pub sources: SourcePool,
     /// Cancelled on SIGTERM/SIGINT: running exports checkpoint and hand back.
     pub shutdown: CancellationToken,
+}
+
+impl WorkerContext {
+    /// Where an export's file goes: fixed by the export, so every attempt
+    /// (and the cleanup of a failed one) names the same key.
+    pub fn object_key(&self, row: &ExportRow) -> String {
+        self.storage
+            .object_key(&row.tenant, &row.id.to_string(), &row.spec.0.filename)
+    }
 }

@@ -225,9 +225,7 @@ async fn plan_object(
     };
     Ok(NewObject {
         storage: ctx.storage.clone(),
-        key: ctx
-            .storage
-            .object_key(&row.tenant, &row.id.to_string(), &spec.filename),
+        key: ctx.object_key(row),
         content_type: content_type(spec.format, spec.compression),
         high_water,
         rows_estimate,

@@ -127,10 +127,10 @@ async fn end_badly(ctx: &WorkerContext, claimed: &ExportRow, err: JobError) -> a
     }
     // Even with no upload recorded, an earlier attempt may have put a
     // one-part file at the key and died before recording its success.
-    let key = row.object_key.clone().unwrap_or_else(|| {
-        ctx.storage
-            .object_key(&row.tenant, &row.id.to_string(), &row.spec.0.filename)
-    });
+    let key = row
+        .object_key
+        .clone()
+        .unwrap_or_else(|| ctx.object_key(row));
     if let Err(e) = ctx.storage.delete(&key).await {
         tracing::warn!(key, error = %e, "could not make sure no object is left at the final key");
     }
